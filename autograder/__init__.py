@@ -1,0 +1,1 @@
+"""The course autograder: isolated, tamper-resistant pytest grading with Gradescope results."""

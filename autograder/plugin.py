@@ -1,0 +1,239 @@
+"""The `autograder` pytest plugin: markers, fixtures and the score, kept on the trusted side.
+
+Registered by the CLI with `pytest.main(..., plugins=[GraderPlugin(...)])`. It validates every
+check at collection, lists the expected checks in the results before any runs (so a check
+that never reports scores 0 with "did not run"), and records each outcome as it happens.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from autograder.checks import CheckFailed
+from autograder.proxy import (
+    DEFAULT_MEMORY_LIMIT_GIB,
+    StudentCrash,
+    StudentError,
+    StudentImportError,
+    StudentModule,
+    Worker,
+)
+from autograder.results import CheckResult, Results
+
+MARKERS = {
+    "points(n)": "points a check is worth (required, n > 0)",
+    "hidden": "a check that is not shipped to students; its failures show only the hint",
+    "assignment(id, module)": "the assignment a check file grades and its graded module",
+}
+_MESSAGE_LIMIT = 2000
+
+
+class PartialScore:
+    """Partial credit for one check: `score.set(0.6, "accuracy 0.872 ...")`."""
+
+    def __init__(self) -> None:
+        self.fraction = 1.0
+        self.message = ""
+
+    def set(self, fraction: float, message: str = "") -> None:
+        if not 0.0 <= float(fraction) <= 1.0:
+            raise ValueError(f"score.set: fraction must be in [0, 1], got {fraction!r}")
+        self.fraction = float(fraction)
+        self.message = message
+
+
+@dataclass
+class _Check:
+    result: CheckResult
+    assignment: str
+    module: str
+    timeout: float | None
+
+
+def _title(item: pytest.Item) -> str:
+    doc = getattr(item.function, "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return first or item.name
+
+
+def _assignment_of(item: pytest.Item) -> tuple[str, str]:
+    marker = item.get_closest_marker("assignment")
+    where = item.nodeid
+    if marker is None or len(marker.args) != 1 or set(marker.kwargs) != {"module"}:
+        raise pytest.UsageError(
+            f"{where}: the check file needs "
+            "pytestmark = pytest.mark.assignment('<id>', module='<module name>')")
+    return marker.args[0], marker.kwargs["module"]
+
+
+def _points_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        raise pytest.UsageError(f"{item.nodeid}: every check needs @pytest.mark.points(n)")
+    if len(marker.args) != 1 or marker.kwargs:
+        raise pytest.UsageError(f"{item.nodeid}: points takes one number, got {marker}")
+    (value,) = marker.args
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
+        raise pytest.UsageError(f"{item.nodeid}: points must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def _timeout_of(item: pytest.Item) -> float | None:
+    marker = item.get_closest_marker("timeout")
+    return float(marker.args[0]) if marker and marker.args else None
+
+
+class GraderPlugin:
+    """Holds the results; everything it reads from student code arrives through a Worker."""
+
+    def __init__(self, submission: Path, results: Results, seed: int = 0,
+                 memory_limit_gib: float = DEFAULT_MEMORY_LIMIT_GIB,
+                 on_result: Callable[[CheckResult], None] | None = None,
+                 on_start: Callable[[CheckResult], None] | None = None,
+                 save: Callable[[], None] | None = None) -> None:
+        self.submission = submission
+        self.results = results
+        self.grading_seed = seed
+        self.memory_limit_gib = memory_limit_gib
+        self.on_result = on_result or (lambda result: None)
+        self.on_start = on_start or (lambda result: None)
+        self.save = save or (lambda: None)
+        self.checks: dict[str, _Check] = {}
+        self.workers: dict[str, Worker] = {}
+        self.error: str | None = None
+
+    # -- collection ------------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for signature, help_text in MARKERS.items():
+            config.addinivalue_line("markers", f"{signature}: {help_text}")
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            last = (report.longreprtext.strip().splitlines() or ["?"])[-1]
+            self.error = f"the checks in {report.nodeid} could not be loaded: {last}"
+
+    @pytest.hookimpl(trylast=True)  # after -k deselection
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        try:
+            self._expect(items)
+        except pytest.UsageError as exc:
+            self.error = str(exc)
+            raise
+        self.save()
+
+    def _expect(self, items: list[pytest.Item]) -> None:
+        numbers_by_assignment: dict[str, int] = {}
+        for item in items:
+            assignment, module = _assignment_of(item)
+            points = _points_of(item)
+            hidden = item.get_closest_marker("hidden")
+            if hidden is not None and (hidden.args or hidden.kwargs):
+                raise pytest.UsageError(f"{item.nodeid}: hidden takes no arguments")
+            index = numbers_by_assignment.setdefault(assignment, len(numbers_by_assignment) + 1)
+            count = sum(1 for c in self.checks.values() if c.assignment == assignment) + 1
+            result = CheckResult(assignment=assignment, name=_title(item),
+                                 number=f"{index}.{count}", max_score=points,
+                                 hidden=hidden is not None)
+            self.checks[item.nodeid] = _Check(result, assignment, module, _timeout_of(item))
+            self.results.tests.append(result)
+
+    # -- fixtures --------------------------------------------------------------------------
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> StudentModule:
+        check = self.checks[request.node.nodeid]
+        worker = self.workers.get(check.assignment)
+        if worker is None:
+            path = self.submission / check.assignment / f"{check.module}.py"
+            worker = Worker(path, check.module, self.memory_limit_gib)
+            self.workers[check.assignment] = worker
+        return StudentModule(worker, self.grading_seed)
+
+    @pytest.fixture
+    def score(self, request: pytest.FixtureRequest) -> PartialScore:
+        partial = PartialScore()
+        request.node.stash[_SCORE] = partial
+        return partial
+
+    @pytest.fixture
+    def seed(self) -> int:
+        return self.grading_seed
+
+    # -- running ---------------------------------------------------------------------------
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if nodeid in self.checks:
+            self.on_start(self.checks[nodeid].result)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo) -> Iterator[None]:
+        outcome = yield
+        report = outcome.get_result()
+        check = self.checks.get(item.nodeid)
+        if check is None or check.result.reported:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._record(check, report, call, item.stash.get(_SCORE, None))
+
+    def _record(self, check: _Check, report: pytest.TestReport, call: pytest.CallInfo,
+                partial: PartialScore | None) -> None:
+        result = check.result
+        result.reported = True
+        if report.passed:
+            fraction = partial.fraction if partial else 1.0
+            result.score = round(result.max_score * fraction, 4)
+            result.status = "passed" if fraction == 1.0 else "failed"
+            message = partial.message if partial else ""
+            if fraction < 1.0:
+                message = (f"partial credit: {fraction:.0%} of {result.max_score:g} points. "
+                           f"{message}").strip()
+            result.output = message
+        elif report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
+            result.output = f"did not run: {reason}"
+        else:
+            exc = call.excinfo.value if call.excinfo else None
+            result.output = _failure_message(exc, result.hidden, check.timeout)
+        result.output = result.output[:_MESSAGE_LIMIT]
+        self.save()
+        self.on_result(result)
+
+    def pytest_sessionfinish(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+
+
+_SCORE = pytest.StashKey[PartialScore]()
+
+
+def _failure_message(exc: BaseException | None, hidden: bool, timeout: float | None) -> str:
+    """What the student reads when a check fails. Hidden checks never show inputs or values."""
+    if exc is None:
+        return "failed"
+    if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout"):
+        limit = f"{timeout:g} s" if timeout else "its time limit"
+        return (f"timed out: your code did not finish within {limit} "
+                "(an infinite loop, or much slower than needed?)")
+    if isinstance(exc, TimeoutError):
+        return f"timed out: {exc}"
+    if isinstance(exc, CheckFailed):
+        if hidden:
+            return "hidden check failed." + (f" Hint: {exc.hint}" if exc.hint else "")
+        return str(exc)
+    if isinstance(exc, StudentError):
+        if hidden:
+            return f"hidden check failed: your code raised {exc.exc_type}"
+        if exc.isinstance_of("NotImplementedError"):
+            return f"not implemented yet: {exc}"
+        return str(exc)
+    if isinstance(exc, StudentImportError | StudentCrash):
+        return str(exc)
+    if hidden:
+        return "hidden check failed."
+    if isinstance(exc, AssertionError):
+        return str(exc) or "assertion failed"
+    return f"the check could not use your result: {type(exc).__name__}: {exc}"

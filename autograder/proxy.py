@@ -1,0 +1,242 @@
+"""The trusted side of the worker: start it with limits, call into it, restart it after a crash."""
+
+from __future__ import annotations
+
+import collections
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from autograder.codec import UnsafeReply, decode_reply, encode
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MEMORY_LIMIT_GIB = 6.0
+_OUTPUT_TAIL_BYTES = 4096
+
+_BOOT = (
+    "import sys; sys.path.insert(0, {root!r}); "
+    "from autograder.worker import main; main()"
+)
+
+
+class StudentError(Exception):
+    """The student's code raised an exception (it crossed back by description, not by value)."""
+
+    def __init__(self, call: str, info: dict[str, Any]) -> None:
+        self.call = call
+        self.exc_type: str = info["type"]
+        self.mro: list[str] = info["mro"]
+        self.message: str = info["message"]
+        self.where: str = info["where"]
+        at = f" (at {self.where})" if self.where else ""
+        super().__init__(f"{call} raised {self.exc_type}: {self.message}{at}")
+
+    def isinstance_of(self, name: str) -> bool:
+        """True if the student's exception is a `name` (checked by class name along its MRO)."""
+        return name in self.mro
+
+
+class StudentImportError(Exception):
+    """The student's module could not be imported (missing file, syntax error, error at import)."""
+
+
+class StudentCrash(Exception):
+    """The worker process died or sent something unreadable while running student code."""
+
+
+def _clean_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",  # nothing written into the submission folder
+        PYTHONUNBUFFERED="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_DETERMINISTIC_OPS="1",
+        KERAS_BACKEND="tensorflow",
+        MPLBACKEND="Agg",
+        CUDA_VISIBLE_DEVICES="",
+    )
+    return env
+
+
+class Worker:
+    """One worker process serving one student module; started lazily, restarted after a crash."""
+
+    def __init__(self, module_path: Path, module_name: str,
+                 memory_limit_gib: float = DEFAULT_MEMORY_LIMIT_GIB) -> None:
+        self.module_path = Path(module_path).resolve()
+        self.module_name = module_name
+        self.memory_limit = int(memory_limit_gib * 2**30)
+        self.process: subprocess.Popen | None = None
+        self.seeded_by: object | None = None
+        self.conn: Connection | None = None
+        self.workdir: str | None = None
+        self.output_bytes = 0
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._tail_size = 0
+        self._drain: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.workdir = tempfile.mkdtemp(prefix="autograder-worker-")
+        limit = self.memory_limit
+
+        def limit_memory() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-s", "-P", "-c", _BOOT.format(root=str(PROJECT_ROOT)),
+             str(theirs.fileno()), str(self.module_path), self.module_name],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(theirs.fileno(),), cwd=self.workdir, env=_clean_environment(),
+            preexec_fn=limit_memory, start_new_session=True,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.seeded_by = None
+        self.output_bytes = 0
+        self._tail.clear()
+        self._tail_size = 0
+        self._drain = threading.Thread(target=self._drain_output, args=(self.process,),
+                                       daemon=True)
+        self._drain.start()
+
+    def _drain_output(self, process: subprocess.Popen) -> None:
+        # Keep only the tail: a flood of output costs pipe bandwidth, never memory.
+        while chunk := process.stdout.read1(65536):
+            self.output_bytes += len(chunk)
+            self._tail.append(chunk)
+            self._tail_size += len(chunk)
+            while self._tail_size - len(self._tail[0]) >= _OUTPUT_TAIL_BYTES:
+                self._tail_size -= len(self._tail.popleft())
+
+    def output_tail(self) -> str:
+        return b"".join(self._tail)[-_OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started (its own session), then clean up."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            if self._drain is not None:
+                self._drain.join(timeout=5)
+            self.process.stdout.close()
+        if self.conn is not None:
+            self.conn.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.process = self.conn = self.workdir = self._drain = None
+
+    # -- requests --------------------------------------------------------------------------
+    def request(self, message: tuple, describe: str, timeout: float | None = None) -> tuple:
+        """Send one request and wait for its reply; on any interruption the worker is killed."""
+        if self.process is None:
+            self.start()
+        try:
+            self.conn.send_bytes(encode(message))
+            if timeout is not None and not self.conn.poll(timeout):
+                raise TimeoutError(f"{describe} did not finish within {timeout:g} s")
+            data = self.conn.recv_bytes()
+        except (EOFError, OSError) as exc:
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # alive but closed its end of the socket
+                code = None
+            self.stop()
+            tail = self.output_tail().strip().splitlines()[-5:]
+            raise StudentCrash(_crash_message(describe, code, tail)) from exc
+        except BaseException:  # a timeout (ours or pytest-timeout's) or an interrupt
+            self.stop()
+            raise
+        try:
+            return decode_reply(data)
+        except UnsafeReply as exc:
+            self.stop()
+            raise StudentCrash(f"{describe}: {exc}") from None
+
+
+def _crash_message(describe: str, code: int | None, tail: list[str]) -> str:
+    if code is None:
+        how = "closed its connection to the grader"
+    elif code < 0:
+        name = signal.Signals(-code).name
+        how = f"was killed by {name}"
+        if name == "SIGKILL":
+            how += " (out of memory?)"
+    else:
+        how = f"exited with code {code} (sys.exit or os._exit in your code?)"
+    text = f"the worker process running {describe} {how}"
+    if tail:
+        text += "; last output:\n" + "\n".join(tail)
+    return text
+
+
+class StudentModule:
+    """A proxy for the submission's module: attribute calls run in the worker, by value."""
+
+    def __init__(self, worker: Worker, seed: int) -> None:
+        self._worker = worker
+        self._seed = seed
+        self.path: Path = worker.module_path
+        self.last_call_seconds: float = 0.0
+
+    def _request(self, message: tuple, describe: str, timeout: float | None) -> Any:
+        if not self.path.is_file():
+            raise StudentImportError(
+                f"{self.path.name} was not found in {self.path.parent}: "
+                "keep the file name and folder of the assignment")
+        if self._worker.process is None or self._worker.seeded_by is not self:
+            # every check, and every restart after a crash, starts from the same seed
+            self._worker.request(("seed", self._seed), "starting your code", timeout=120)
+            self._worker.seeded_by = self
+        start = time.perf_counter()
+        reply = self._worker.request(message, describe, timeout)
+        self.last_call_seconds = time.perf_counter() - start
+        return _unwrap(reply, describe, self.path.name)
+
+    def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call the student's function `name`; the result crosses back by value."""
+        return self._request(("call", name, args, kwargs), f"{name}()", timeout)
+
+    def run(self, task: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run the trusted `task(module, *args, **kwargs)` inside the worker."""
+        ref = f"{task.__module__}:{task.__qualname__}"
+        return self._request(("run", ref, args, kwargs), task.__name__, timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+def _unwrap(reply: Any, describe: str, filename: str) -> Any:
+    if not (isinstance(reply, tuple) and len(reply) == 2):
+        raise StudentCrash(f"{describe}: the worker sent a malformed reply")
+    kind, value = reply
+    if kind == "ok":
+        return value
+    if kind == "error":
+        raise StudentError(describe, value)
+    if kind == "missing":
+        raise StudentError(describe, {
+            "type": "AttributeError", "mro": ["AttributeError", "Exception"], "where": "",
+            "message": f"{filename} has no function {value!r}: keep the names of the template"})
+    if kind == "import_error":
+        at = f" at {value['where']}" if value["where"] else ""
+        raise StudentImportError(
+            f"{filename} could not be imported: {value['type']}{at}: {value['message']}")
+    raise StudentCrash(f"{describe}: the worker sent a malformed reply")

@@ -55,4 +55,5 @@ def assert_close(got: Any, want: Any, *, atol: float, rtol: float = 0.0, what: s
         raise CheckFailed(
             f"{what}: values differ; max abs error {float(error.max()):.3g} "
             f"(tolerance atol={atol:g}, rtol={rtol:g}); worst at index "
-            f"{tuple(map(int, where))}: expected {float(want[where]):.6g}, got {float(got[where]):.6g}", hint)
+            f"{tuple(map(int, where))}: expected {float(want[where]):.6g}, "
+            f"got {float(got[where]):.6g}", hint)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -90,17 +89,13 @@ class Worker:
     def start(self) -> None:
         ours, theirs = socket.socketpair()
         self.workdir = tempfile.mkdtemp(prefix="autograder-worker-")
-        limit = self.memory_limit
-
-        def limit_memory() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-P", "-c", _BOOT.format(root=str(PROJECT_ROOT)),
-             str(theirs.fileno()), str(self.module_path), self.module_name],
+             str(theirs.fileno()), str(self.module_path), self.module_name,
+             str(self.memory_limit)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             pass_fds=(theirs.fileno(),), cwd=self.workdir, env=_clean_environment(),
-            preexec_fn=limit_memory, start_new_session=True,
+            start_new_session=True,
         )
         theirs.close()
         self.conn = Connection(ours.detach())

@@ -1,6 +1,6 @@
 """The worker process: imports one student module by file path and serves calls.
 
-Started by `proxy.Worker` as `python -s -P -c ... FD PATH NAME`: no user site, no
+Started by `proxy.Worker` as `python -s -P -c ... FD PATH NAME MEMORY_LIMIT`: no user site, no
 current directory on `sys.path`, so nothing in the submission folder (a `sitecustomize.py`,
 a `conftest.py`, a module named like a library) is imported unless the student's own module
 imports it. Everything printed goes to a pipe the grader drains; replies go over the socket FD.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import random
+import resource
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -114,7 +115,9 @@ class Server:
 
 
 def main() -> None:
-    fd, path, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    fd, path, name, memory_limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    # Soft and hard: unprivileged student code cannot raise it again.
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     conn = Connection(fd)
     server = Server(path, name)
     while True:

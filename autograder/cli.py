@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from autograder import render
 from autograder.proxy import DEFAULT_MEMORY_LIMIT_GIB, PROJECT_ROOT
@@ -111,12 +112,12 @@ def run_checks(files: list[Path], args: argparse.Namespace, results: Results,
     status = console.status("collecting checks")
 
     def started(check: CheckResult) -> None:
-        status.update(f"{check.assignment} › {check.number} {check.name}")
+        status.update(escape(f"{check.assignment} › {check.number} {check.name}"))
 
     def finished(check: CheckResult) -> None:
         mark = "✓" if check.score == check.max_score else ("~" if check.score else "✗")
         console.print(f"  {mark} {check.assignment} {check.number} {check.name}: "
-                      f"{check.score:g}/{check.max_score:g}", highlight=False)
+                      f"{check.score:g}/{check.max_score:g}", highlight=False, markup=False)
 
     plugin = GraderPlugin(Path(args.submission).resolve(), results, seed=args.seed,
                           memory_limit_gib=args.memory_limit, on_start=started,

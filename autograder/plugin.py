@@ -8,6 +8,7 @@ that never reports scores 0 with "did not run"), and records each outcome as it 
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,15 @@ MARKERS = {
     "assignment(id, module)": "the assignment a check file grades and its graded module",
 }
 _MESSAGE_LIMIT = 2000
+_ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but \t and \n
+
+
+def _printable(text: str) -> str:
+    """Student text made safe for every report: no ANSI codes, control characters (invalid in
+    XML) or lone surrogates (which cannot be written as UTF-8)."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL_CHAR.sub("", _ANSI_CODE.sub("", text))
 
 
 class PartialScore:
@@ -128,6 +138,7 @@ class GraderPlugin:
 
     def _expect(self, items: list[pytest.Item]) -> None:
         numbers_by_assignment: dict[str, int] = {}
+        checks: dict[str, _Check] = {}
         for item in items:
             assignment, module = _assignment_of(item)
             points = _points_of(item)
@@ -135,12 +146,14 @@ class GraderPlugin:
             if hidden is not None and (hidden.args or hidden.kwargs):
                 raise pytest.UsageError(f"{item.nodeid}: hidden takes no arguments")
             index = numbers_by_assignment.setdefault(assignment, len(numbers_by_assignment) + 1)
-            count = sum(1 for c in self.checks.values() if c.assignment == assignment) + 1
+            count = sum(1 for c in checks.values() if c.assignment == assignment) + 1
             result = CheckResult(assignment=assignment, name=_title(item),
                                  number=f"{index}.{count}", max_score=points,
                                  hidden=hidden is not None)
-            self.checks[item.nodeid] = _Check(result, assignment, module, _timeout_of(item))
-            self.results.tests.append(result)
+            checks[item.nodeid] = _Check(result, assignment, module, _timeout_of(item))
+        # All or nothing: a bad marker leaves no partial list of checks (and max score).
+        self.checks.update(checks)
+        self.results.tests.extend(c.result for c in checks.values())
 
     # -- fixtures --------------------------------------------------------------------------
     @pytest.fixture
@@ -198,7 +211,7 @@ class GraderPlugin:
         else:
             exc = call.excinfo.value if call.excinfo else None
             result.output = _failure_message(exc, result.hidden, check.timeout)
-        result.output = result.output[:_MESSAGE_LIMIT]
+        result.output = _printable(result.output)[:_MESSAGE_LIMIT]
         self.save()
         self.on_result(result)
 
@@ -230,6 +243,8 @@ def _failure_message(exc: BaseException | None, hidden: bool, timeout: float | N
         if exc.isinstance_of("NotImplementedError"):
             return f"not implemented yet: {exc}"
         return str(exc)
+    if isinstance(exc, StudentCrash) and hidden:
+        return f"hidden check failed: {exc.brief}"  # the output tail may print the inputs
     if isinstance(exc, StudentImportError | StudentCrash):
         return str(exc)
     if hidden:

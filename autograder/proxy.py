@@ -50,7 +50,16 @@ class StudentImportError(Exception):
 
 
 class StudentCrash(Exception):
-    """The worker process died or sent something unreadable while running student code."""
+    """The worker process died or sent something unreadable while running student code.
+
+    `brief` says how; `output` is the tail of what the worker printed (shown for visible checks
+    only: for a hidden one it may hold the check's inputs).
+    """
+
+    def __init__(self, brief: str, output: str = "") -> None:
+        self.brief = brief
+        self.output = output
+        super().__init__(f"{brief}; last output:\n{output}" if output else brief)
 
 
 def _clean_environment() -> dict[str, str]:
@@ -153,7 +162,7 @@ class Worker:
                 code = None
             self.stop()
             tail = self.output_tail().strip().splitlines()[-5:]
-            raise StudentCrash(_crash_message(describe, code, tail)) from exc
+            raise StudentCrash(_crash_message(describe, code), "\n".join(tail)) from exc
         except BaseException:  # a timeout (ours or pytest-timeout's) or an interrupt
             self.stop()
             raise
@@ -164,7 +173,7 @@ class Worker:
             raise StudentCrash(f"{describe}: {exc}") from None
 
 
-def _crash_message(describe: str, code: int | None, tail: list[str]) -> str:
+def _crash_message(describe: str, code: int | None) -> str:
     if code is None:
         how = "closed its connection to the grader"
     elif code < 0:
@@ -174,10 +183,7 @@ def _crash_message(describe: str, code: int | None, tail: list[str]) -> str:
             how += " (out of memory?)"
     else:
         how = f"exited with code {code} (sys.exit or os._exit in your code?)"
-    text = f"the worker process running {describe} {how}"
-    if tail:
-        text += "; last output:\n" + "\n".join(tail)
-    return text
+    return f"the worker process running {describe} {how}"
 
 
 class StudentModule:

@@ -7,6 +7,7 @@ import io
 import xml.etree.ElementTree as ET
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autograder.results import CheckResult, Results
@@ -43,14 +44,14 @@ def terminal(results: Results, console: Console) -> None:
         table.add_column("reason", overflow="fold")
         for c in checks:
             word = _status_word(c)
-            name = c.name + (" (hidden)" if c.hidden else "")
+            name = escape(c.name) + (" (hidden)" if c.hidden else "")
             table.add_row(c.number, name, f"{c.score:g}/{c.max_score:g}",
-                          f"[{style[word]}]{word}[/]", _one_line(c.output))
+                          f"[{style[word]}]{word}[/]", escape(_one_line(c.output)))
         console.print(table)
     percent = 100 * results.score / results.max_score if results.max_score else 0.0
     console.print(f"[bold]Total: {results.score:g}/{results.max_score:g} ({percent:.1f}%)[/]")
     if results.grader_error:
-        console.print(f"[bold red]Grader error (not your fault): {results.grader_error}[/]")
+        console.print(f"[bold red]Grader error (not your fault): {escape(results.grader_error)}[/]")
 
 
 def markdown(results: Results) -> str:
@@ -77,6 +78,10 @@ def markdown(results: Results) -> str:
                                f"```\n{text.replace('```', '` ` `')}\n```\n</details>\n")
         body.append("")
     text = "\n".join(head + body)
+    if len(text) > MARKDOWN_LIMIT - 100:  # a table too long for one comment: keep its start
+        text = text[: MARKDOWN_LIMIT - 100].rsplit("\n", 1)[0]
+        text += "\n\n*(more checks: see results.json)*\n"
+        details = []
     if details:
         extra = "\n".join(["### What to fix", ""] + details)
         if len(text) + len(extra) > MARKDOWN_LIMIT:

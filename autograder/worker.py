@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import random
 import resource
+import signal
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -114,8 +115,21 @@ class Server:
         return ("ok", value)
 
 
+def _die_with_grader() -> None:
+    """On Linux, ask the kernel to SIGKILL this process when the grader dies.
+
+    So a hung student function never outlives a killed or cancelled grader. The signal follows
+    the grader thread that started the worker: the grader starts workers from its main thread.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def main() -> None:
     fd, path, name, memory_limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    _die_with_grader()
     # Soft and hard: unprivileged student code cannot raise it again.
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     conn = Connection(fd)

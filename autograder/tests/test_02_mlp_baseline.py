@@ -1,0 +1,323 @@
+"""Checks of assignment 02: an MLP baseline on Fashion-MNIST (100 points).
+
+Tiers:
+- preprocessing (20): shapes, dtypes, scaling, one-hot labels, inputs left unchanged;
+- structure (35): the model built by `build_mlp` is saved by the worker and loaded here with
+  `safe_mode=True`; its layer signature (what each layer computes: Sequential and Functional
+  models are equal, an InputLayer is not a layer, `Dense(..., activation="softmax")` equals
+  `Dense(...)` + `Activation("softmax")`), output shapes, parameter count and compile settings;
+- behaviour (15): valid probabilities, and Keras' `fit` overfits 256 images with the model;
+- performance (30): the student's `train` on all 60,000 training images (preprocessed by the
+  grader), within a time budget; test accuracy on all 10,000 test images, computed here, with
+  partial credit between a floor and a target.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from autograder import tasks_conv, tasks_keras
+from autograder.checks import CheckFailed, assert_close
+from autograder.keras_tools import build_and_save, load_student_model
+
+pytestmark = pytest.mark.assignment("02_mlp_baseline", module="mlp")
+
+# The reference train() takes 42-55 s on a loaded 2-core machine (README, 5-seed table);
+# the budget is several times that so a slow laptop never costs a correct submission.
+TIME_BUDGET_SECONDS = 180.0 * tasks_keras.time_budget_scale()
+OVERHEAD_ALLOWANCE_SECONDS = 60.0  # loading the data, building and saving, on the grader's side
+TRAIN_LIMIT_SECONDS = TIME_BUDGET_SECONDS + 2 * OVERHEAD_ALLOWANCE_SECONDS  # then it is killed
+ACCURACY_FLOOR, ACCURACY_TARGET = 0.84, 0.88  # reference: 0.89x over 5 seeds (README)
+OVERFIT_IMAGES, OVERFIT_EPOCHS, OVERFIT_BATCH, OVERFIT_ACCURACY = 256, 20, 32, 0.95
+
+EXPECTED_SIGNATURE = [
+    {"type": "Dense", "units": 512, "activation": "relu"},
+    {"type": "Dropout", "rate": 0.2},
+    {"type": "Dense", "units": 512, "activation": "relu"},
+    {"type": "Dropout", "rate": 0.2},
+    {"type": "Dense", "units": 10, "activation": "softmax"},
+]
+EXPECTED_SHAPES = [(None, 512), (None, 512), (None, 512), (None, 512), (None, 10)]
+EXPECTED_PARAMETERS = 669_706
+
+HINT_SHAPES = "x is (N, 784) float32 (flatten each 28 x 28 image), y is (N, 10) float32"
+HINT_SCALE = "divide the uint8 pixels by 255 after converting them to float32"
+HINT_ONE_HOT = "y[i] is all zeros except a 1 at column labels[i] (keras.utils.to_categorical)"
+HINT_MODEL = ("for each entry of hidden_units: Dense(units, activation='relu') then "
+              "Dropout(dropout); then Dense(num_classes, activation='softmax')")
+
+_models: dict[Any, Any] = {}
+_trained: dict[Any, Any] = {}
+
+
+def _batch(seed: int, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([seed, 2])
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    images[0] = 0
+    images[1] = 255  # the extremes must map to exactly 0 and 1
+    labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+    return images, labels
+
+
+def _model(student: Any, tmp_path_factory: pytest.TempPathFactory, *args: Any,
+           **kwargs: Any) -> Any:
+    """build_mlp(*args, **kwargs) run in the worker, saved, and loaded here (once per session)."""
+    def build() -> Any:
+        path = tmp_path_factory.mktemp("mlp") / "built.keras"
+        student.run(build_and_save, "build_mlp", str(path), *args, timeout=120, **kwargs)
+        return load_student_model(path)
+
+    key = (str(student.path), repr(args), repr(sorted(kwargs.items())))
+    return tasks_keras.cached(_models, key, build)
+
+
+@functools.cache
+def _test_set() -> tuple[np.ndarray, np.ndarray]:
+    return tasks_keras.load_split("test", channels_last=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing (20)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(60)
+def test_preprocess_shapes_and_dtypes(student, seed):
+    """preprocess returns x (N, 784) float32 and y (N, 10) float32."""
+    images, labels = _batch(seed)
+    result = student.preprocess(images, labels)
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        raise CheckFailed(f"preprocess should return a tuple (x, y), got "
+                          f"{type(result).__name__}", HINT_SHAPES)
+    for name, value, shape in (("x", result[0], (50, 784)), ("y", result[1], (50, 10))):
+        if not isinstance(value, np.ndarray):
+            raise CheckFailed(f"{name} should be a NumPy array, got {type(value).__name__}",
+                              HINT_SHAPES)
+        if value.shape != shape or value.dtype != np.float32:
+            raise CheckFailed(f"{name} should have shape {shape} and dtype float32, got shape "
+                              f"{value.shape} and dtype {value.dtype}", HINT_SHAPES)
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(60)
+def test_preprocess_scales_and_flattens(student, seed):
+    """preprocess flattens each image row by row and scales pixels to [0, 1]."""
+    images, labels = _batch(seed)
+    x, _ = student.preprocess(images, labels)
+    want, _ = tasks_keras.reference_preprocess(images, labels, channels_last=False)
+    assert_close(x, want, atol=1e-6, what="x = preprocess(images, labels)[0]",
+                 hint=HINT_SCALE + "; flatten with images.reshape(N, 784)")
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(60)
+def test_preprocess_one_hot_labels(student, seed):
+    """preprocess one-hot encodes the labels."""
+    images, labels = _batch(seed)
+    _, y = student.preprocess(images, labels)
+    _, want = tasks_keras.reference_preprocess(images, labels, channels_last=False)
+    assert_close(y, want, atol=0, what="y = preprocess(images, labels)[1]", hint=HINT_ONE_HOT)
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(60)
+def test_preprocess_leaves_inputs_unchanged(student, seed):
+    """preprocess does not modify the images or labels it is given."""
+    images, labels = _batch(seed)
+    changed = student.run(tasks_conv.changed_arguments, "preprocess", images, labels)
+    names = {"arg0": "images", "arg1": "labels"}
+    if changed:
+        raise CheckFailed(f"preprocess modified its input(s): "
+                          f"{', '.join(names.get(c, c) for c in changed)}",
+                          "work on a converted copy (astype returns a new array); never "
+                          "assign into the arrays you are given")
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure (35)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.points(8)
+@pytest.mark.timeout(120)
+def test_build_mlp_output_shapes(student, tmp_path_factory):
+    """build_mlp(): input (None, 784) and the output shape of every layer."""
+    model = _model(student, tmp_path_factory)
+    inputs = [tuple(t.shape) for t in model.inputs]
+    if inputs != [(None, 784)]:
+        raise CheckFailed(f"the model should take one input of shape (None, 784), got {inputs}",
+                          "start with keras.Input(shape=(784,)): preprocess flattens the images")
+    tasks_keras.check_output_shapes(tasks_keras.layer_signature(model), EXPECTED_SHAPES,
+                                    what="build_mlp()", hint=HINT_MODEL)
+
+
+@pytest.mark.points(7)
+@pytest.mark.timeout(120)
+def test_build_mlp_parameter_count(student, tmp_path_factory):
+    """build_mlp() has exactly 669,706 parameters."""
+    model = _model(student, tmp_path_factory)
+    count = int(model.count_params())
+    if count != EXPECTED_PARAMETERS:
+        raise CheckFailed(f"build_mlp() should have {EXPECTED_PARAMETERS:,} parameters, got "
+                          f"{count:,}", HINT_MODEL + "; every Dense layer has a bias")
+
+
+@pytest.mark.points(10)
+@pytest.mark.timeout(120)
+def test_build_mlp_layer_signature(student, tmp_path_factory):
+    """build_mlp(): Dense(512, relu), Dropout(0.2), Dense(512, relu), Dropout(0.2), Dense(10, softmax)."""
+    model = _model(student, tmp_path_factory)
+    tasks_keras.check_signature(tasks_keras.layer_signature(model), EXPECTED_SIGNATURE,
+                                what="build_mlp()", hint=HINT_MODEL)
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(120)
+def test_build_mlp_compile_settings(student, tmp_path_factory):
+    """build_mlp() is compiled with Adam, categorical cross-entropy and accuracy."""
+    model = _model(student, tmp_path_factory)
+    settings = tasks_keras.compile_settings(model)
+    hint = ("model.compile(optimizer='adam', loss='categorical_crossentropy', "
+            "metrics=['accuracy'])")
+    if settings["optimizer"] != "Adam":
+        raise CheckFailed(f"the optimizer should be Adam, got {settings['optimizer']}", hint)
+    loss = settings["loss"]
+    if (loss["name"] not in tasks_keras.CATEGORICAL_CROSSENTROPY or loss["from_logits"]
+            or loss["label_smoothing"]):
+        raise CheckFailed(f"the loss should be categorical cross-entropy on probabilities "
+                          f"(from_logits=False, no label smoothing), got {loss}", hint)
+    if not set(settings["metrics"]) & tasks_keras.ACCURACY_METRICS:
+        raise CheckFailed(f"the metrics should include accuracy, got {settings['metrics']}",
+                          hint)
+
+
+@pytest.mark.points(5)
+@pytest.mark.hidden
+@pytest.mark.timeout(120)
+def test_build_mlp_uses_its_arguments(student, tmp_path_factory):
+    """build_mlp(hidden_units, dropout, num_classes) follows its arguments."""
+    model = _model(student, tmp_path_factory, hidden_units=(64, 32), dropout=0.5, num_classes=3)
+    want = [{"type": "Dense", "units": 64, "activation": "relu"},
+            {"type": "Dropout", "rate": 0.5},
+            {"type": "Dense", "units": 32, "activation": "relu"},
+            {"type": "Dropout", "rate": 0.5},
+            {"type": "Dense", "units": 3, "activation": "softmax"}]
+    tasks_keras.check_signature(tasks_keras.layer_signature(model), want,
+                                what="build_mlp(hidden_units=(64, 32), dropout=0.5, "
+                                     "num_classes=3)",
+                                hint="use hidden_units, dropout and num_classes instead of "
+                                     "fixed numbers; one Dense + Dropout per hidden layer")
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour (15)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(120)
+def test_mlp_outputs_probabilities(student, tmp_path_factory, seed):
+    """build_mlp() outputs one probability distribution over the 10 classes per image."""
+    model = _model(student, tmp_path_factory)
+    x = np.random.default_rng([seed, 7]).random((32, 784), dtype=np.float32)
+    probabilities = tasks_keras.predict(model, x)
+    hint = "the last layer needs a softmax activation"
+    if probabilities.shape != (32, 10):
+        raise CheckFailed(f"for x of shape (32, 784) the model should output (32, 10), got "
+                          f"{probabilities.shape}", hint)
+    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
+        raise CheckFailed("the outputs should be finite and non-negative, got values in "
+                          f"[{probabilities.min():.3g}, {probabilities.max():.3g}]", hint)
+    assert_close(probabilities.sum(axis=1), np.ones(32), atol=1e-4,
+                 what="the sum of each row of model.predict(x)", hint=hint)
+
+
+@pytest.mark.points(10)
+@pytest.mark.timeout(180)
+def test_mlp_overfits_a_small_batch(student, tmp_path_factory, seed, score):
+    """build_mlp() with its compile settings learns 256 training images almost by heart."""
+    folder = tmp_path_factory.mktemp("mlp_overfit")
+    before, after = folder / "before.keras", folder / "after.keras"
+    student.run(tasks_keras.fit_small_batch_and_save, "build_mlp", str(before), str(after),
+                channels_last=False, images=OVERFIT_IMAGES, epochs=OVERFIT_EPOCHS,
+                batch_size=OVERFIT_BATCH, seed=seed, timeout=150)
+    x, y = tasks_keras.load_split("train", channels_last=False, limit=OVERFIT_IMAGES)
+    _, loss_before = tasks_keras.accuracy_and_loss(load_student_model(before), x, y)
+    accuracy, loss_after = tasks_keras.accuracy_and_loss(load_student_model(after), x, y)
+    hint = ("check the layers (ReLU hidden layers, softmax output), the loss "
+            "(categorical cross-entropy) and the optimizer (Adam, default learning rate)")
+    if not loss_after < loss_before:
+        raise CheckFailed(f"after {OVERFIT_EPOCHS} epochs on {OVERFIT_IMAGES} images the "
+                          f"cross-entropy should go down; it went from {loss_before:.4f} to "
+                          f"{loss_after:.4f}", hint)
+    if accuracy < OVERFIT_ACCURACY:
+        raise CheckFailed(f"after {OVERFIT_EPOCHS} epochs on {OVERFIT_IMAGES} images the "
+                          f"accuracy on those images should be >= {OVERFIT_ACCURACY:.0%}, got "
+                          f"{accuracy:.1%}", hint)
+    score.set(1.0, f"accuracy {accuracy:.1%} on the {OVERFIT_IMAGES} images after "
+                   f"{OVERFIT_EPOCHS} epochs; loss {loss_before:.3f} -> {loss_after:.3f}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Performance (30)
+# ---------------------------------------------------------------------------------------------
+
+def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) -> dict:
+    """build_mlp() trained by the student's train() in the worker (once per session)."""
+    budget, limit = TIME_BUDGET_SECONDS, TRAIN_LIMIT_SECONDS
+
+    def train() -> dict:
+        path = tmp_path_factory.mktemp("mlp_trained") / "trained.keras"
+        try:
+            info = student.run(tasks_keras.train_and_save, "build_mlp", str(path),
+                               channels_last=False, seed=seed, timeout=limit)
+        except TimeoutError:
+            raise CheckFailed(f"building and training the model did not finish within "
+                              f"{limit:.0f} s (the training budget is {budget:.0f} s)",
+                              "train for fewer epochs or use a larger batch size") from None
+        charged = tasks_keras.charged_seconds(info["train_seconds"], student.last_call_seconds,
+                                              OVERHEAD_ALLOWANCE_SECONDS)
+        return {**info, "charged_seconds": charged, "budget_seconds": budget}
+
+    return tasks_keras.cached(_trained, (str(student.path), seed), train)
+
+
+def _check_budget(info: dict) -> None:
+    if info["charged_seconds"] > info["budget_seconds"]:
+        raise CheckFailed(f"train() took {info['charged_seconds']:.0f} s; the time budget is "
+                          f"{info['budget_seconds']:.0f} s, so the performance points are lost",
+                          "train for fewer epochs or use a larger batch size (see the README "
+                          "for the budget on a slower computer)")
+
+
+@pytest.mark.points(10)
+@pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
+def test_train_returns_history_within_budget(student, tmp_path_factory, seed):
+    """train() on the 60,000 training images returns a History within the time budget."""
+    info = _train(student, tmp_path_factory, seed)
+    _check_budget(info)
+    if not info["returned_history"]:
+        raise CheckFailed(f"train() should return the History of model.fit, got "
+                          f"{info['returned']}", "return model.fit(...)")
+
+
+@pytest.mark.points(20)
+@pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
+def test_test_accuracy_after_training(student, tmp_path_factory, seed, score):
+    """Test accuracy of build_mlp() after train(): full points at 88%, none at 84% or below."""
+    info = _train(student, tmp_path_factory, seed)
+    _check_budget(info)
+    x_test, y_test = _test_set()
+    accuracy, _ = tasks_keras.accuracy_and_loss(load_student_model(Path(info["path"])),
+                                                x_test, y_test)
+    fraction = tasks_keras.linear_credit(accuracy, ACCURACY_FLOOR, ACCURACY_TARGET)
+    message = (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at "
+               f"{ACCURACY_FLOOR:.0%}, full points at {ACCURACY_TARGET:.0%}); train() took "
+               f"{info['charged_seconds']:.0f} s of {info['budget_seconds']:.0f} s")
+    if fraction == 0.0:
+        raise CheckFailed(message, "train for more epochs, check the learning rate, and check "
+                                   "that train() fits the x and y it is given")
+    score.set(fraction, message)

@@ -191,4 +191,9 @@ def write_reports(results: Results, out: Path, student: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    return grade(args, console)
+    try:
+        return grade(args, console)
+    except Exception as exc:  # exit 1 means "below threshold": a grader crash must not look so
+        console.print(f"Grader error (not your fault): {type(exc).__name__}: {exc}",
+                      markup=False)
+        return EXIT_GRADER_ERROR

@@ -20,6 +20,7 @@ from autograder.codec import UnsafeReply, decode_reply, encode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MEMORY_LIMIT_GIB = 6.0
+MAX_REPLY_BYTES = 2**30  # the largest result a student's call may send back
 _OUTPUT_TAIL_BYTES = 4096
 
 _BOOT = (
@@ -154,15 +155,16 @@ class Worker:
             self.conn.send_bytes(encode(message))
             if timeout is not None and not self.conn.poll(timeout):
                 raise TimeoutError(f"{describe} did not finish within {timeout:g} s")
-            data = self.conn.recv_bytes()
-        except (EOFError, OSError) as exc:
-            try:
-                code = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # alive but closed its end of the socket
-                code = None
-            self.stop()
-            tail = self.output_tail().strip().splitlines()[-5:]
-            raise StudentCrash(_crash_message(describe, code), "\n".join(tail)) from exc
+            data = self.conn.recv_bytes(MAX_REPLY_BYTES)
+        except OSError as exc:
+            if not isinstance(exc, ConnectionError) and self.process.poll() is None:
+                # alive and connected: the reply was over the size limit
+                self.stop()
+                raise StudentCrash(f"{describe} returned more than {MAX_REPLY_BYTES // 2**20} MiB;"
+                                   " return smaller results") from exc
+            return self._crashed(describe, exc)
+        except EOFError as exc:
+            return self._crashed(describe, exc)
         except BaseException:  # a timeout (ours or pytest-timeout's) or an interrupt
             self.stop()
             raise
@@ -171,6 +173,15 @@ class Worker:
         except UnsafeReply as exc:
             self.stop()
             raise StudentCrash(f"{describe}: {exc}") from None
+
+    def _crashed(self, describe: str, cause: BaseException) -> tuple:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # alive but closed its end of the socket
+            code = None
+        self.stop()
+        tail = self.output_tail().strip().splitlines()[-5:]
+        raise StudentCrash(_crash_message(describe, code), "\n".join(tail)) from cause
 
 
 def _crash_message(describe: str, code: int | None) -> str:

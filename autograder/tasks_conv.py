@@ -8,7 +8,6 @@ the worker stays light.
 
 from __future__ import annotations
 
-import statistics
 import time
 from types import ModuleType
 from typing import Any
@@ -30,10 +29,11 @@ def changed_arguments(module: ModuleType, name: str, *args: Any, **kwargs: Any) 
 
 def timed_call(module: ModuleType, name: str, args: tuple, kwargs: dict, *,
                repeats: int, budget_seconds: float) -> tuple[float, Any]:
-    """Median wall time of `module.name(*args, **kwargs)` over `repeats` calls, and its result.
+    """Best wall time of `module.name(*args, **kwargs)` over `repeats` calls, and its result.
 
-    A first (warm-up) call slower than `budget_seconds` ends the measurement early: its time
-    is returned, so a very slow implementation costs one call, not `repeats`.
+    The best (minimum) time is the least disturbed by other load on the machine. A first
+    (warm-up) call slower than `budget_seconds` ends the measurement early: its time is
+    returned, so a very slow implementation costs one call, not `repeats`.
     """
     function = getattr(module, name)
     start = time.perf_counter()
@@ -46,4 +46,4 @@ def timed_call(module: ModuleType, name: str, args: tuple, kwargs: dict, *,
         start = time.perf_counter()
         function(*args, **kwargs)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return min(times), result

@@ -337,3 +337,136 @@ def charged_seconds(worker_seconds: float, trusted_seconds: float,
     worker's figure, but never less than the trusted figure minus an allowance for the rest.
     """
     return max(float(worker_seconds), float(trusted_seconds) - overhead_allowance)
+
+
+def built_model(cache: dict, student: Any, folder: Any, builder: str, *args: Any,
+                **kwargs: Any) -> Any:
+    """`builder(*args, **kwargs)` run in the worker, saved there and loaded here, once.
+
+    folder: a callable returning a fresh directory (pytest's tmp_path_factory.mktemp).
+    """
+    from autograder.keras_tools import build_and_save, load_student_model
+
+    def build() -> Any:
+        path = folder(builder) / "built.keras"
+        student.run(build_and_save, builder, str(path), *args, timeout=120, **kwargs)
+        return load_student_model(path)
+
+    key = (str(student.path), builder, repr(args), repr(sorted(kwargs.items())))
+    return cached(cache, key, build)
+
+
+def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
+                  channels_last: bool, seed: int, budget_seconds: float,
+                  limit_seconds: float, overhead_allowance: float) -> dict[str, Any]:
+    """`builder()` trained by the student's `train` in the worker, once per session.
+
+    Returns train_and_save's result plus charged_seconds and budget_seconds. A run longer
+    than limit_seconds is killed and fails with a message naming the budget.
+    """
+    from autograder.checks import CheckFailed
+
+    def train() -> dict[str, Any]:
+        path = folder(f"{builder}_trained") / "trained.keras"
+        try:
+            info = student.run(train_and_save, builder, str(path), channels_last=channels_last,
+                               seed=seed, timeout=limit_seconds)
+        except TimeoutError:
+            raise CheckFailed(f"building and training the model did not finish within "
+                              f"{limit_seconds:.0f} s (the training budget is "
+                              f"{budget_seconds:.0f} s)",
+                              "train for fewer epochs or use a larger batch size") from None
+        charged = charged_seconds(info["train_seconds"], student.last_call_seconds,
+                                  overhead_allowance)
+        return {**info, "charged_seconds": charged, "budget_seconds": budget_seconds}
+
+    return cached(cache, (str(student.path), builder, seed), train)
+
+
+def check_within_budget(info: dict[str, Any]) -> None:
+    """Fail when the charged training time is over the budget."""
+    from autograder.checks import CheckFailed
+
+    if info["charged_seconds"] > info["budget_seconds"]:
+        raise CheckFailed(f"train() took {info['charged_seconds']:.0f} s; the time budget is "
+                          f"{info['budget_seconds']:.0f} s, so the performance points are lost",
+                          "train for fewer epochs or use a larger batch size (the README says "
+                          "what the budget means on a slower computer)")
+
+
+def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str) -> None:
+    """Fail unless the model maps x to one probability distribution per row (K = 10)."""
+    from autograder.checks import CheckFailed, assert_close
+
+    probabilities = predict(model, x)
+    want = (len(x), NUM_CLASSES)
+    if probabilities.shape != want:
+        raise CheckFailed(f"{what}: for x of shape {x.shape} the output should have shape "
+                          f"{want}, got {probabilities.shape}", hint)
+    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
+        raise CheckFailed(f"{what}: the outputs should be finite and non-negative, got values "
+                          f"in [{probabilities.min():.3g}, {probabilities.max():.3g}]", hint)
+    assert_close(probabilities.sum(axis=1), np.ones(len(x)), atol=1e-4,
+                 what=f"{what}: the sum of each row of the output", hint=hint)
+
+
+def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channels_last: bool,
+                             images: int, epochs: int, batch_size: int, seed: int,
+                             min_accuracy: float, hint: str) -> str:
+    """Fit `builder()` with Keras' fit on the first `images` training images in the worker.
+
+    Fails unless the loss (computed here, in inference mode) goes down and the accuracy on
+    those images reaches min_accuracy. Returns a one-line summary for a passing check.
+    """
+    from autograder.checks import CheckFailed
+    from autograder.keras_tools import load_student_model
+
+    where = folder(f"{builder}_small_batch")
+    before, after = where / "before.keras", where / "after.keras"
+    student.run(fit_small_batch_and_save, builder, str(before), str(after),
+                channels_last=channels_last, images=images, epochs=epochs,
+                batch_size=batch_size, seed=seed, timeout=240)
+    x, y = load_split("train", channels_last=channels_last, limit=images)
+    _, loss_before = accuracy_and_loss(load_student_model(before), x, y)
+    accuracy, loss_after = accuracy_and_loss(load_student_model(after), x, y)
+    done = f"after {epochs} epochs of model.fit on {images} training images"
+    if not loss_after < loss_before:
+        raise CheckFailed(f"{done} the cross-entropy should go down; it went from "
+                          f"{loss_before:.4f} to {loss_after:.4f}", hint)
+    if accuracy < min_accuracy:
+        raise CheckFailed(f"{done} the accuracy on those images should be >= "
+                          f"{min_accuracy:.0%}, got {accuracy:.1%}", hint)
+    return (f"accuracy {accuracy:.1%} on the {images} images {done.split(' of ')[0]}; "
+            f"loss {loss_before:.3f} -> {loss_after:.3f}")
+
+
+def accuracy_credit(info: dict[str, Any], *, channels_last: bool, floor: float,
+                         target: float, hint: str) -> tuple[float, str]:
+    """Test accuracy of a trained model, computed here on all 10,000 test images.
+
+    Returns (fraction of the points, message); fails (0 points) at or below the floor.
+    """
+    from pathlib import Path
+
+    from autograder.checks import CheckFailed
+    from autograder.keras_tools import load_student_model
+
+    check_within_budget(info)
+    x_test, y_test = _test_split(channels_last)
+    accuracy, _ = accuracy_and_loss(load_student_model(Path(info["path"])), x_test, y_test)
+    fraction = linear_credit(accuracy, floor, target)
+    message = (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at {floor:.1%}, "
+               f"full points at {target:.1%}); train() took {info['charged_seconds']:.0f} s "
+               f"of a {info['budget_seconds']:.0f} s budget")
+    if fraction == 0.0:
+        raise CheckFailed(message, hint)
+    return fraction, message
+
+
+_TEST_SPLITS: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _test_split(channels_last: bool) -> tuple[np.ndarray, np.ndarray]:
+    if channels_last not in _TEST_SPLITS:
+        _TEST_SPLITS[channels_last] = load_split("test", channels_last=channels_last)
+    return _TEST_SPLITS[channels_last]

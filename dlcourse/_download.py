@@ -61,7 +61,7 @@ def fetch(
 
     Raises DownloadError listing every attempt if no URL gave a good copy.
     """
-    attempts: list[str] = []
+    attempts: list[str] = [] if urls else ["no mirror URL is configured"]
     for url in urls:
         for attempt in range(1, max(retries, 1) + 1):
             try:

@@ -252,7 +252,7 @@ def plot_misclassified(
     - n: how many mistakes to show at most (in dataset order).
 
     Returns:
-    - the Figure: a grid of ``ceil(sqrt(n))`` columns with one axes per shown mistake
+    - the Figure: a grid of at most ``ceil(sqrt(n))`` columns with one axes per shown mistake
       (the last row padded with blank axes), or a single axes saying there was no mistake.
     """
     images = np.asarray(images)

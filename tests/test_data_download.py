@@ -191,3 +191,9 @@ def test_interrupted_download_leaves_nothing(server, synthetic_data, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _download.fetch([server.url("good") + "x.gz"], tmp_path / "x.gz", interrupt, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_mirror_says_so(synthetic_data, data_home):
+    """With downloads on but no mirror configured, does the error say so?"""
+    with pytest.raises(DatasetError, match="no mirror URL is configured"):
+        data.load_dataset(synthetic_data.fashion_spec, mirrors=(), progress=False)

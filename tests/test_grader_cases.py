@@ -66,6 +66,8 @@ CASES = {
     # norm prints its inputs, then raises with them in the message / kills its worker
     "leaky_error": ((2, 3, 0), "hidden check failed: your code raised ValueError"),
     "leaky_crash": ((2, 3, 0), "hidden check failed: the worker process running norm() exited"),
+    # add raises with Rich markup, ANSI codes, control characters and a lone surrogate
+    "hostile_message": ((0, 3, 5), "ValueError: [/bold] [red]x[/red] red nul bs cr sur? end"),
     # warnings, stderr prints, logging and TF-style log lines at import and in every call
     "noisy": ((2, 3, 5), ""),
 }

@@ -1,5 +1,9 @@
 """Tests for dlcourse.plotting on tiny synthetic arrays (Agg backend, no TensorFlow)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +16,7 @@ from matplotlib.figure import Figure
 from dlcourse import plotting
 
 NAMES = ["cat", "dog", "bird"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -192,3 +197,15 @@ def test_comparison_table_names_missing_keys():
     """Does a row without a required key raise an error naming it?"""
     with pytest.raises(ValueError, match="seconds"):
         plotting.comparison_table([{"model": "MLP", "accuracy": 0.9, "parameters": 1}])
+
+
+def test_importing_plotting_does_not_import_tensorflow():
+    """Does `import dlcourse.plotting` stay free of TensorFlow and Keras (fast to import)?"""
+    code = (
+        "import sys, dlcourse.plotting; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]", f"importing dlcourse.plotting loaded {result.stdout}"

@@ -238,13 +238,17 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None,
     N, H, W, C_in = x.shape
     kh, kw, _, C_out = kernel.shape
     out = None
-    # TODO: 1. output_size gives H_out and W_out. 2. For "same", zero-pad the H and W axes of
-    # x with np.pad: pad_total = max((H_out - 1) * stride_h + kh - H, 0), pad_total // 2
-    # before and the rest after (the same for W). 3. Gather every window (im2col):
-    # sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride_h, ::stride_w] has shape
-    # (N, H_out, W_out, C_in, kh, kw). 4. One matrix product of the windows, reshaped to
-    # (N * H_out * W_out, kh * kw * C_in), with the kernel reshaped to (kh * kw * C_in, C_out);
-    # both must list (u, v, d) in the same order. 5. Reshape and add the bias.
+    # TODO: the forward pass in five steps, with no Python loop over images or pixels.
+    # 1. H_out and W_out from output_size.
+    # 2. For "same", zero-pad the H and W axes of x (np.pad). Along H:
+    #    pad_total = max((H_out - 1) * stride_h + kh - H, 0), pad_total // 2 zeros before and
+    #    the rest after; the same along W.
+    # 3. Gather every window (im2col): sliding_window_view(x, (kh, kw), axis=(1, 2)), stepped
+    #    with [:, ::stride_h, ::stride_w], has shape (N, H_out, W_out, C_in, kh, kw).
+    # 4. One matrix product: the windows as rows (N * H_out * W_out, kh * kw * C_in) times the
+    #    kernel as (kh * kw * C_in, C_out); both must list (u, v, d) in the same order
+    #    (transpose the windows' last three axes to (kh, kw, C_in) before reshaping).
+    # 5. Reshape to (N, H_out, W_out, C_out) and add the bias when there is one.
     # YOUR CODE HERE
     raise NotImplementedError()
     return out

@@ -14,8 +14,6 @@ Tiers:
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +21,6 @@ import pytest
 
 from autograder import tasks_conv, tasks_keras
 from autograder.checks import CheckFailed, assert_close
-from autograder.keras_tools import build_and_save, load_student_model
 
 pytestmark = pytest.mark.assignment("02_mlp_baseline", module="mlp")
 
@@ -64,21 +61,18 @@ def _batch(seed: int, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _model(student: Any, tmp_path_factory: pytest.TempPathFactory, *args: Any,
-           **kwargs: Any) -> Any:
-    """build_mlp(*args, **kwargs) run in the worker, saved, and loaded here (once per session)."""
-    def build() -> Any:
-        path = tmp_path_factory.mktemp("mlp") / "built.keras"
-        student.run(build_and_save, "build_mlp", str(path), *args, timeout=120, **kwargs)
-        return load_student_model(path)
-
-    key = (str(student.path), repr(args), repr(sorted(kwargs.items())))
-    return tasks_keras.cached(_models, key, build)
+def _model(student: Any, tmp_path_factory: pytest.TempPathFactory, **kwargs: Any) -> Any:
+    """build_mlp(**kwargs) run in the worker, saved, and loaded here (once per session)."""
+    return tasks_keras.built_model(_models, student, tmp_path_factory.mktemp, "build_mlp",
+                                   **kwargs)
 
 
-@functools.cache
-def _test_set() -> tuple[np.ndarray, np.ndarray]:
-    return tasks_keras.load_split("test", channels_last=False)
+def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) -> dict:
+    """build_mlp() trained by the student's train() in the worker (once per session)."""
+    return tasks_keras.trained_model(
+        _trained, student, tmp_path_factory.mktemp, "build_mlp", channels_last=False,
+        seed=seed, budget_seconds=TIME_BUDGET_SECONDS, limit_seconds=TRAIN_LIMIT_SECONDS,
+        overhead_allowance=OVERHEAD_ALLOWANCE_SECONDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +163,7 @@ def test_build_mlp_parameter_count(student, tmp_path_factory):
 @pytest.mark.points(10)
 @pytest.mark.timeout(120)
 def test_build_mlp_layer_signature(student, tmp_path_factory):
-    """build_mlp(): Dense(512, relu), Dropout(0.2), Dense(512, relu), Dropout(0.2), Dense(10, softmax)."""
+    """build_mlp() layers: (Dense(512, relu), Dropout(0.2)) x 2, Dense(10, softmax)."""
     model = _model(student, tmp_path_factory)
     tasks_keras.check_signature(tasks_keras.layer_signature(model), EXPECTED_SIGNATURE,
                                 what="build_mlp()", hint=HINT_MODEL)
@@ -200,7 +194,8 @@ def test_build_mlp_compile_settings(student, tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_build_mlp_uses_its_arguments(student, tmp_path_factory):
     """build_mlp(hidden_units, dropout, num_classes) follows its arguments."""
-    model = _model(student, tmp_path_factory, hidden_units=(64, 32), dropout=0.5, num_classes=3)
+    model = _model(student, tmp_path_factory, hidden_units=(64, 32), dropout=0.5,
+                   num_classes=3)
     want = [{"type": "Dense", "units": 64, "activation": "relu"},
             {"type": "Dropout", "rate": 0.5},
             {"type": "Dense", "units": 32, "activation": "relu"},
@@ -221,87 +216,39 @@ def test_build_mlp_uses_its_arguments(student, tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_mlp_outputs_probabilities(student, tmp_path_factory, seed):
     """build_mlp() outputs one probability distribution over the 10 classes per image."""
-    model = _model(student, tmp_path_factory)
     x = np.random.default_rng([seed, 7]).random((32, 784), dtype=np.float32)
-    probabilities = tasks_keras.predict(model, x)
-    hint = "the last layer needs a softmax activation"
-    if probabilities.shape != (32, 10):
-        raise CheckFailed(f"for x of shape (32, 784) the model should output (32, 10), got "
-                          f"{probabilities.shape}", hint)
-    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
-        raise CheckFailed("the outputs should be finite and non-negative, got values in "
-                          f"[{probabilities.min():.3g}, {probabilities.max():.3g}]", hint)
-    assert_close(probabilities.sum(axis=1), np.ones(32), atol=1e-4,
-                 what="the sum of each row of model.predict(x)", hint=hint)
+    tasks_keras.check_probabilities(_model(student, tmp_path_factory), x, what="build_mlp()",
+                                    hint="the last layer needs a softmax activation")
 
 
 @pytest.mark.points(10)
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_mlp_overfits_a_small_batch(student, tmp_path_factory, seed, score):
     """build_mlp() with its compile settings learns 256 training images almost by heart."""
-    folder = tmp_path_factory.mktemp("mlp_overfit")
-    before, after = folder / "before.keras", folder / "after.keras"
-    student.run(tasks_keras.fit_small_batch_and_save, "build_mlp", str(before), str(after),
-                channels_last=False, images=OVERFIT_IMAGES, epochs=OVERFIT_EPOCHS,
-                batch_size=OVERFIT_BATCH, seed=seed, timeout=150)
-    x, y = tasks_keras.load_split("train", channels_last=False, limit=OVERFIT_IMAGES)
-    _, loss_before = tasks_keras.accuracy_and_loss(load_student_model(before), x, y)
-    accuracy, loss_after = tasks_keras.accuracy_and_loss(load_student_model(after), x, y)
-    hint = ("check the layers (ReLU hidden layers, softmax output), the loss "
-            "(categorical cross-entropy) and the optimizer (Adam, default learning rate)")
-    if not loss_after < loss_before:
-        raise CheckFailed(f"after {OVERFIT_EPOCHS} epochs on {OVERFIT_IMAGES} images the "
-                          f"cross-entropy should go down; it went from {loss_before:.4f} to "
-                          f"{loss_after:.4f}", hint)
-    if accuracy < OVERFIT_ACCURACY:
-        raise CheckFailed(f"after {OVERFIT_EPOCHS} epochs on {OVERFIT_IMAGES} images the "
-                          f"accuracy on those images should be >= {OVERFIT_ACCURACY:.0%}, got "
-                          f"{accuracy:.1%}", hint)
-    score.set(1.0, f"accuracy {accuracy:.1%} on the {OVERFIT_IMAGES} images after "
-                   f"{OVERFIT_EPOCHS} epochs; loss {loss_before:.3f} -> {loss_after:.3f}")
+    summary = tasks_keras.check_learns_small_batch(
+        student, tmp_path_factory.mktemp, "build_mlp", channels_last=False,
+        images=OVERFIT_IMAGES, epochs=OVERFIT_EPOCHS, batch_size=OVERFIT_BATCH, seed=seed,
+        min_accuracy=OVERFIT_ACCURACY,
+        hint="check the layers (ReLU hidden layers, softmax output), the loss (categorical "
+             "cross-entropy) and the optimizer (Adam, default learning rate)")
+    score.set(1.0, summary)
 
 
 # ---------------------------------------------------------------------------------------------
 # Performance (30)
 # ---------------------------------------------------------------------------------------------
 
-def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) -> dict:
-    """build_mlp() trained by the student's train() in the worker (once per session)."""
-    budget, limit = TIME_BUDGET_SECONDS, TRAIN_LIMIT_SECONDS
-
-    def train() -> dict:
-        path = tmp_path_factory.mktemp("mlp_trained") / "trained.keras"
-        try:
-            info = student.run(tasks_keras.train_and_save, "build_mlp", str(path),
-                               channels_last=False, seed=seed, timeout=limit)
-        except TimeoutError:
-            raise CheckFailed(f"building and training the model did not finish within "
-                              f"{limit:.0f} s (the training budget is {budget:.0f} s)",
-                              "train for fewer epochs or use a larger batch size") from None
-        charged = tasks_keras.charged_seconds(info["train_seconds"], student.last_call_seconds,
-                                              OVERHEAD_ALLOWANCE_SECONDS)
-        return {**info, "charged_seconds": charged, "budget_seconds": budget}
-
-    return tasks_keras.cached(_trained, (str(student.path), seed), train)
-
-
-def _check_budget(info: dict) -> None:
-    if info["charged_seconds"] > info["budget_seconds"]:
-        raise CheckFailed(f"train() took {info['charged_seconds']:.0f} s; the time budget is "
-                          f"{info['budget_seconds']:.0f} s, so the performance points are lost",
-                          "train for fewer epochs or use a larger batch size (see the README "
-                          "for the budget on a slower computer)")
-
-
 @pytest.mark.points(10)
 @pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
-def test_train_returns_history_within_budget(student, tmp_path_factory, seed):
+def test_train_returns_history_within_budget(student, tmp_path_factory, seed, score):
     """train() on the 60,000 training images returns a History within the time budget."""
     info = _train(student, tmp_path_factory, seed)
-    _check_budget(info)
+    tasks_keras.check_within_budget(info)
     if not info["returned_history"]:
         raise CheckFailed(f"train() should return the History of model.fit, got "
                           f"{info['returned']}", "return model.fit(...)")
+    score.set(1.0, f"train() took {info['charged_seconds']:.0f} s of a "
+                   f"{info['budget_seconds']:.0f} s budget")
 
 
 @pytest.mark.points(20)
@@ -309,15 +256,7 @@ def test_train_returns_history_within_budget(student, tmp_path_factory, seed):
 def test_test_accuracy_after_training(student, tmp_path_factory, seed, score):
     """Test accuracy of build_mlp() after train(): full points at 88%, none at 84% or below."""
     info = _train(student, tmp_path_factory, seed)
-    _check_budget(info)
-    x_test, y_test = _test_set()
-    accuracy, _ = tasks_keras.accuracy_and_loss(load_student_model(Path(info["path"])),
-                                                x_test, y_test)
-    fraction = tasks_keras.linear_credit(accuracy, ACCURACY_FLOOR, ACCURACY_TARGET)
-    message = (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at "
-               f"{ACCURACY_FLOOR:.0%}, full points at {ACCURACY_TARGET:.0%}); train() took "
-               f"{info['charged_seconds']:.0f} s of {info['budget_seconds']:.0f} s")
-    if fraction == 0.0:
-        raise CheckFailed(message, "train for more epochs, check the learning rate, and check "
-                                   "that train() fits the x and y it is given")
-    score.set(fraction, message)
+    score.set(*tasks_keras.accuracy_credit(
+        info, channels_last=False, floor=ACCURACY_FLOOR, target=ACCURACY_TARGET,
+        hint="train for more epochs, check the learning rate, and check that train() fits "
+             "the x and y it is given"))

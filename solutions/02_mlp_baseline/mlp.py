@@ -18,8 +18,6 @@ Shapes and letters used in the docstrings:
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 
@@ -49,6 +47,7 @@ def preprocess(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
         raise ValueError(f"images must have shape (N, 28, 28), got {images.shape}")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
+    x, y = None, None
     # TODO: flatten each image to a row of D values, convert to float32 and scale
     # to [0, 1] (pixels are 0..255); one-hot encode the labels as float32 (N, K).
     # Hint: np.reshape, ndarray.astype, keras.utils.to_categorical. Never modify the inputs.
@@ -127,7 +126,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     # keras.callbacks.Callback) reaches the same accuracy in fewer epochs.
     ### BEGIN SOLUTION
     epochs, batch_size, peak_learning_rate = 15, 512, 2e-3
-    total_steps = epochs * math.ceil(len(x) / batch_size)
+    total_steps = epochs * int(np.ceil(len(x) / batch_size))
     warmup_steps = total_steps // 10
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak_learning_rate / 10,

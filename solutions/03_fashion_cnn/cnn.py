@@ -21,8 +21,6 @@ Shapes and letters used in the docstrings (channels-last, like Keras):
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 
@@ -52,6 +50,7 @@ def preprocess(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
         raise ValueError(f"images must have shape (N, 28, 28), got {images.shape}")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
+    x, y = None, None
     # TODO: convert the images to float32 scaled to [0, 1] with a trailing channel axis
     # (N, H, W, 1); one-hot encode the labels as float32 (N, K).
     # Hint: ndarray.astype, np.expand_dims (or x[..., None]), keras.utils.to_categorical.
@@ -169,7 +168,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     # batch-normalised CNN converge in a few epochs.
     ### BEGIN SOLUTION
     epochs, batch_size, peak_learning_rate = 4, 256, 3e-3
-    total_steps = epochs * math.ceil(len(x) / batch_size)
+    total_steps = epochs * int(np.ceil(len(x) / batch_size))
     warmup_steps = total_steps // 6
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak_learning_rate / 10,

@@ -65,7 +65,10 @@ def fit_small_batch_and_save(module: ModuleType, builder: str, before_path: str,
     """Build a model, save it, fit it on the first `images` training images, save it again.
 
     The fit uses the student's compile settings (optimizer, loss) and Keras' own `fit`, not the
-    student's `train`, so the check sees whether the model can learn at all.
+    student's `train`, so the check sees whether the model can learn at all. After the fit,
+    BatchNormalization statistics are recomputed on the same images ("precise BN"): after a
+    few hundred steps the moving averages still lag far behind the weights, and the check is
+    about learning, not about those averages.
     """
     import keras
 
@@ -76,8 +79,35 @@ def fit_small_batch_and_save(module: ModuleType, builder: str, before_path: str,
     start = time.perf_counter()
     model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     seconds = time.perf_counter() - start
+    recompute_batch_norm_statistics(model, x)
     save_model(model, after_path)
     return {"fit_seconds": seconds}
+
+
+def recompute_batch_norm_statistics(model: Any, x: np.ndarray) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to its statistics on x.
+
+    One forward pass in training mode with momentum 0 (each layer's momentum is restored).
+    """
+    import keras
+
+    def batch_norms(layer: Any) -> list[Any]:
+        found = [layer] if isinstance(layer, keras.layers.BatchNormalization) else []
+        for inner in getattr(layer, "layers", []):
+            found += batch_norms(inner)
+        return found
+
+    layers = batch_norms(model)
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        model(x, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
 
 
 def train_and_save(module: ModuleType, builder: str, path: str, *, channels_last: bool,

@@ -8,6 +8,9 @@ Every case runs once to warm up (TensorFlow picks its kernels, NumPy allocates),
 `repeats` times, NumPy and TensorFlow interleaved so both see the same machine load. The
 table shows the medians and the ratio NumPy / TensorFlow (< 1: the NumPy solution is faster);
 the target is <= 1. TensorFlow's result is the reference for the max abs error column.
+
+On a machine busy with other work, OpenBLAS' threads (NumPy's matrix product) suffer more
+than TensorFlow's: compare with OPENBLAS_NUM_THREADS=1 before concluding.
 """
 
 from __future__ import annotations
@@ -64,8 +67,10 @@ def main() -> None:
 
     convolution = load_solution()
     rng = np.random.default_rng(0)
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or "default"
     print(f"conv2d of {SOLUTION.relative_to(ROOT)} vs tf.nn.conv2d (TensorFlow {tf.__version__},"
-          f" NumPy {np.__version__}, {os.cpu_count()} CPUs), median of {args.repeats}")
+          f" NumPy {np.__version__}, {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={blas_threads})"
+          f", median of {args.repeats}")
     print(f"{'x':>18} {'kernel':>15} {'padding':>7} {'numpy ms':>9} {'tf ms':>7} {'ratio':>6}"
           f" {'max abs err':>11}")
     for x_shape, kernel_shape, padding in CASES:

@@ -279,17 +279,19 @@ def plot_misclassified(
     return fig
 
 
-def plot_filters(kernel: Any, cols: int = 8) -> Figure:
+def plot_filters(kernel: Any, cols: int = 8, shared_scale: bool = False) -> Figure:
     """Show each filter of a first convolution layer as a small image.
 
     Inputs:
     - kernel: (kh, kw, 1, C_out) weights of a Conv2D layer on one-channel input, for example
       ``model.layers[0].get_weights()[0]``; (kh, kw, C_out) is accepted too.
     - cols: filters per row.
+    - shared_scale: False (default) scales each filter to its own largest magnitude, which
+      shows every filter's pattern; True puts all on one scale, which compares their strength.
 
     Returns:
-    - the Figure: ``ceil(C_out / cols)`` rows of ``min(cols, C_out)`` axes. All filters share
-      one colour scale centred on zero (red positive, blue negative), so they can be compared.
+    - the Figure: ``ceil(C_out / cols)`` rows of ``min(cols, C_out)`` axes. Colours are centred
+      on zero: red positive weights, blue negative, white zero.
     """
     kernel = np.asarray(kernel)
     if kernel.ndim == 4:
@@ -301,9 +303,12 @@ def plot_filters(kernel: Any, cols: int = 8) -> Figure:
     if kernel.ndim != 3:
         raise ValueError(f"kernel must have shape (kh, kw, 1, C_out), got {kernel.shape}")
     c_out = kernel.shape[-1]
-    limit = float(np.abs(kernel).max()) or 1.0
+    limits = np.abs(kernel).max(axis=(0, 1))  # (C_out,)
+    if shared_scale:
+        limits = np.full_like(limits, limits.max(initial=0.0))
     fig, axes = _grid(c_out, cols, cell_size=1.1)
     for c, ax in enumerate(axes[:c_out]):
+        limit = float(limits[c]) or 1.0
         ax.imshow(kernel[:, :, c], cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(str(c), fontsize=7)
     fig.suptitle(f"{c_out} filters of {kernel.shape[0]}x{kernel.shape[1]}")

@@ -161,6 +161,15 @@ def test_plot_filters_one_axes_per_filter():
     assert sum(1 for ax in fig.axes if ax.get_images()) == 12
 
 
+def test_plot_filters_scales_each_filter_or_all_together():
+    """Is each filter on its own zero-centred scale, or on one shared scale when asked?"""
+    kernel = np.stack([np.full((3, 3), 1.0), np.full((3, 3), -4.0)], axis=-1)[:, :, None, :]
+    own = [ax.get_images()[0].get_clim() for ax in plotting.plot_filters(kernel).axes]
+    assert own == [(-1.0, 1.0), (-4.0, 4.0)]
+    shared = plotting.plot_filters(kernel, shared_scale=True).axes
+    assert [ax.get_images()[0].get_clim() for ax in shared] == [(-4.0, 4.0), (-4.0, 4.0)]
+
+
 def test_plot_filters_rejects_multi_channel_kernels():
     """Does a kernel with several input channels raise an error naming its shape?"""
     with pytest.raises(ValueError, match=r"\(3, 3, 2, 4\)"):

@@ -113,21 +113,28 @@ def build_cnn() -> keras.Model:
     """
     model = None
     # TODO: design a small CNN. Ideas that pay off on a CPU: two or three convolution blocks
-    # (Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D) with few filters, a small Dense
-    # layer with Dropout, and a softmax output. Compile with a categorical cross-entropy
+    # (Conv2D -> BatchNormalization -> ReLU, downsampling with MaxPooling2D or with a stride of
+    # 2 in the convolution, which is cheaper), few filters, a small Dense layer with Dropout,
+    # and a softmax output. A convolution's cost grows with the image size it runs at. Compile with a categorical cross-entropy
     # loss (try label_smoothing=0.1), an optimizer such as keras.optimizers.AdamW, and
     # metrics=["accuracy"]. Check model.count_params() against PARAMETER_BUDGET.
     ### BEGIN SOLUTION
+    # Strided convolutions downsample as they go: a 5x5 convolution with stride 2 sees the
+    # whole 28 x 28 image at a quarter of the cost of a full-resolution one, and a 3x3 one
+    # with stride 2 brings it to 7 x 7. Batch normalisation lets a one-cycle learning rate
+    # converge in a few epochs; the Dense layer holds most of the parameters (200,768).
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = inputs
-    for filters in (32, 64):
-        x = keras.layers.Conv2D(filters, kernel_size=(3, 3), use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
-        x = keras.layers.Activation("relu")(x)
-        x = keras.layers.MaxPooling2D(pool_size=(2, 2))(x)
+    x = keras.layers.Conv2D(32, kernel_size=(5, 5), strides=2, padding="same",
+                            use_bias=False)(inputs)  # (14, 14, 32)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2D(64, kernel_size=(3, 3), strides=2, padding="same",
+                            use_bias=False)(x)  # (7, 7, 64)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dropout(0.2)(x)
-    x = keras.layers.Dense(128, activation="relu")(x)
+    x = keras.layers.Dropout(0.3)(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
     outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name="fashion_cnn")
     model.compile(
@@ -169,7 +176,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     ### BEGIN SOLUTION
     epochs, batch_size, peak_learning_rate = 4, 256, 3e-3
     total_steps = epochs * int(np.ceil(len(x) / batch_size))
-    warmup_steps = total_steps // 6
+    warmup_steps = int(0.15 * total_steps)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak_learning_rate / 10,
         decay_steps=total_steps - warmup_steps,

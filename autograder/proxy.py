@@ -38,8 +38,10 @@ class StudentError(Exception):
         self.mro: list[str] = info["mro"]
         self.message: str = info["message"]
         self.where: str = info["where"]
-        at = f" (at {self.where})" if self.where else ""
-        super().__init__(f"{call} raised {self.exc_type}: {self.message}{at}")
+        text = f"{call} raised {self.exc_type}"
+        text += f": {self.message}" if self.message else ""
+        text += f" (at {self.where})" if self.where else ""
+        super().__init__(text)
 
     def isinstance_of(self, name: str) -> bool:
         """True if the student's exception is a `name` (checked by class name along its MRO)."""

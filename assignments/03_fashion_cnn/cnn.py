@@ -99,10 +99,12 @@ def build_cnn() -> keras.Model:
     """
     model = None
     # TODO: design a small CNN. Ideas that pay off on a CPU: two or three convolution blocks
-    # (Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D) with few filters, a small Dense
-    # layer with Dropout, and a softmax output. Compile with a categorical cross-entropy
-    # loss (try label_smoothing=0.1), an optimizer such as keras.optimizers.AdamW, and
-    # metrics=["accuracy"]. Check model.count_params() against PARAMETER_BUDGET.
+    # (Conv2D -> BatchNormalization -> ReLU, downsampling with MaxPooling2D or with a stride of
+    # 2 in the convolution, which is cheaper), few filters, a small Dense layer with Dropout,
+    # and a softmax output; a convolution's cost grows with the image size it runs at.
+    # Compile with a categorical cross-entropy loss (try label_smoothing=0.1), an optimizer
+    # such as keras.optimizers.AdamW, and metrics=["accuracy"]. Check model.count_params()
+    # against PARAMETER_BUDGET.
     # YOUR CODE HERE
     raise NotImplementedError()
     return model

@@ -27,12 +27,12 @@ from autograder.checks import CheckFailed, assert_close
 
 pytestmark = pytest.mark.assignment("03_fashion_cnn", module="cnn")
 
-# The reference train(build_cnn()) takes about 100 s on a loaded 2-core machine (README,
-# 5-seed table); the budget is several times that.
-TIME_BUDGET_SECONDS = 360.0 * tasks_keras.time_budget_scale()
+# The reference train(build_cnn()) took 103-138 s on a shared 2-core machine (README, 5-seed
+# table); the budget is three times the slowest of those, so load never costs a correct run.
+TIME_BUDGET_SECONDS = 420.0 * tasks_keras.time_budget_scale()
 OVERHEAD_ALLOWANCE_SECONDS = 60.0  # loading the data, building and saving, on the grader's side
 TRAIN_LIMIT_SECONDS = TIME_BUDGET_SECONDS + 2 * OVERHEAD_ALLOWANCE_SECONDS  # then it is killed
-ACCURACY_FLOOR, ACCURACY_TARGET = 0.89, 0.915  # reference: 0.92x over 5 seeds (README)
+ACCURACY_FLOOR, ACCURACY_TARGET = 0.88, 0.91  # reference: 91.77% to 92.22% over 5 seeds
 PARAMETER_BUDGET = 250_000
 SMALL_IMAGES, SMALL_BATCH = 256, 32
 SIMPLE_EPOCHS, SIMPLE_ACCURACY = 15, 0.95  # the simple CNN learns 256 images by heart
@@ -291,7 +291,7 @@ def test_train_returns_history_within_budget(student, tmp_path_factory, seed, sc
 @pytest.mark.points(20)
 @pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
 def test_test_accuracy_after_training(student, tmp_path_factory, seed, score):
-    """Test accuracy of build_cnn() after train(): full points at 91.5%, none at 89% or below."""
+    """Test accuracy of build_cnn() after train(): full points at 91%, none at 88% or below."""
     info = _train(student, tmp_path_factory, seed)
     score.set(*tasks_keras.accuracy_credit(
         info, channels_last=True, floor=ACCURACY_FLOOR, target=ACCURACY_TARGET,

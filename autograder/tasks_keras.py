@@ -447,6 +447,25 @@ def check_within_budget(info: dict[str, Any]) -> None:
                           "what the budget means on a slower computer)")
 
 
+def check_preprocess_leaves_inputs(student: Any, images: np.ndarray,
+                                   labels: np.ndarray) -> None:
+    """Fail unless the student's preprocess leaves its arguments as they were.
+
+    Compared inside the worker: the arrays cross to it by value, so only there can a change
+    be seen.
+    """
+    from autograder.checks import CheckFailed
+    from autograder.tasks_conv import changed_arguments
+
+    changed = student.run(changed_arguments, "preprocess", images, labels)
+    names = {"arg0": "images", "arg1": "labels"}
+    if changed:
+        raise CheckFailed(f"preprocess modified its input(s): "
+                          f"{', '.join(names.get(c, c) for c in changed)}",
+                          "work on a converted copy (astype returns a new array); never "
+                          "assign into the arrays you are given")
+
+
 def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str) -> None:
     """Fail unless the model maps x to one probability distribution per row (K = 10)."""
     from autograder.checks import CheckFailed, assert_close

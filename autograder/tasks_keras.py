@@ -447,6 +447,18 @@ def check_within_budget(info: dict[str, Any]) -> None:
                           "what the budget means on a slower computer)")
 
 
+def check_history_within_budget(info: dict[str, Any]) -> str:
+    """Fail unless train() kept to the budget and returned a History; say how long it took."""
+    from autograder.checks import CheckFailed
+
+    check_within_budget(info)
+    if not info["returned_history"]:
+        raise CheckFailed(f"train() should return the History of model.fit, got "
+                          f"{info['returned']}", "return model.fit(...)")
+    return (f"train() took {info['charged_seconds']:.0f} s of a "
+            f"{info['budget_seconds']:.0f} s budget")
+
+
 def check_preprocess_leaves_inputs(student: Any, images: np.ndarray,
                                    labels: np.ndarray) -> None:
     """Fail unless the student's preprocess leaves its arguments as they were.

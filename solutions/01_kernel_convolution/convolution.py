@@ -265,8 +265,22 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None,
         x = np.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
                        (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
     windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride_h, ::stride_w]
-    columns = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * H_out * W_out, kh * kw * C_in)
-    out = (columns @ kernel.reshape(kh * kw * C_in, C_out)).reshape(N, H_out, W_out, C_out)
+    windows = windows.transpose(0, 1, 2, 4, 5, 3)  # (N, H_out, W_out, kh, kw, C_in), a view
+    weights = kernel.reshape(kh * kw * C_in, C_out)
+    out = np.empty((N, H_out, W_out, C_out), dtype)
+    # Cache blocking: the window matrix of the whole batch is tens of megabytes and would go
+    # through main memory twice (copied, then read by the product). Copying it a few images
+    # at a time into one buffer of about 2 MiB keeps it in the CPU cache between the copy
+    # and the product: about 20% faster than one product over the whole batch on the
+    # 16-channel case of benchmarks/bench_conv.py. Small inputs are a single block.
+    block_bytes = H_out * W_out * kh * kw * C_in * dtype.itemsize
+    images_per_block = max(1, min(N, (2 << 20) // block_bytes))
+    columns = np.empty((images_per_block, H_out, W_out, kh, kw, C_in), dtype)
+    for start in range(0, N, images_per_block):
+        count = min(images_per_block, N - start)
+        columns[:count] = windows[start:start + count]
+        np.matmul(columns[:count].reshape(-1, kh * kw * C_in), weights,
+                  out=out[start:start + count].reshape(-1, C_out))
     if bias is not None:
         out += bias
     ### END SOLUTION

@@ -135,11 +135,15 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
         warmup_target=peak_learning_rate,
         warmup_steps=warmup_steps,
     )
-    start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    # Count the steps here instead of reading model.optimizer.iterations: reading a value
+    # back from TensorFlow at every batch waits for the step before it, which made training
+    # about 35% slower.
+    step = 0
 
     def set_learning_rate(batch: int, logs: dict | None = None) -> None:
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) - start_step
+        nonlocal step
         model.optimizer.learning_rate = float(schedule(min(step, total_steps)))
+        step += 1
 
     history = model.fit(
         x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,

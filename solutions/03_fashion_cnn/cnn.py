@@ -120,15 +120,15 @@ def build_cnn() -> keras.Model:
     # such as keras.optimizers.AdamW, and metrics=["accuracy"]. Check model.count_params()
     # against PARAMETER_BUDGET.
     ### BEGIN SOLUTION
-    # Strided convolutions downsample as they go: a 5x5 convolution with stride 2 sees the
-    # whole 28 x 28 image at a quarter of the cost of a full-resolution one, and a 3x3 one
-    # with stride 2 brings it to 7 x 7. Batch normalisation lets a one-cycle learning rate
-    # converge in a few epochs; the Dense layer holds most of the parameters (200,768).
+    # One cheap full-resolution convolution (16 filters on one input channel) keeps the fine
+    # detail that tells a shirt from a T-shirt; max pooling then halves the image, and a 3x3
+    # convolution with stride 2 brings it to 7 x 7 at a quarter of a full-resolution cost.
+    # Batch normalisation lets a one-cycle learning rate converge in a few epochs; the Dense
+    # layer holds most of the parameters (200,768 of 211,050).
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = keras.layers.Conv2D(32, kernel_size=(5, 5), strides=2, padding="same",
-                            use_bias=False)(inputs)  # (14, 14, 32)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2D(16, kernel_size=(3, 3), padding="same",
+                            activation="relu")(inputs)  # (28, 28, 16)
+    x = keras.layers.MaxPooling2D(pool_size=(2, 2))(x)  # (14, 14, 16)
     x = keras.layers.Conv2D(64, kernel_size=(3, 3), strides=2, padding="same",
                             use_bias=False)(x)  # (7, 7, 64)
     x = keras.layers.BatchNormalization()(x)
@@ -175,7 +175,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
     # warm-up, then a cosine decay to zero, changed at every batch by a callback) lets a
     # batch-normalised CNN converge in a few epochs.
     ### BEGIN SOLUTION
-    epochs, batch_size, peak_learning_rate = 10, 128, 3e-3
+    epochs, batch_size, peak_learning_rate = 8, 128, 3e-3
     total_steps = epochs * int(np.ceil(len(x) / batch_size))
     warmup_steps = int(0.15 * total_steps)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -185,11 +185,15 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *,
         warmup_target=peak_learning_rate,
         warmup_steps=warmup_steps,
     )
-    start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    # Count the steps here instead of reading model.optimizer.iterations: reading a value
+    # back from TensorFlow at every batch waits for the step before it, which made training
+    # about 35% slower.
+    step = 0
 
     def set_learning_rate(batch: int, logs: dict | None = None) -> None:
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) - start_step
+        nonlocal step
         model.optimizer.learning_rate = float(schedule(min(step, total_steps)))
+        step += 1
 
     history = model.fit(
         x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,

@@ -7,7 +7,7 @@ SUBMISSION ?= assignments
 ASSIGNMENTS ?=
 GRADE_ARGS ?=
 
-.PHONY: venv grade test bench lint
+.PHONY: venv grade test bench lint release student-repo
 
 venv:
 	@want=$$(sha256sum requirements.txt | cut -d' ' -f1); \
@@ -23,9 +23,19 @@ venv:
 grade: venv
 	$(PY) -m autograder grade $(ASSIGNMENTS) --submission $(SUBMISSION) $(GRADE_ARGS)
 
+# The course repository lints everything; a student repository (no solutions/) only checks
+# its setup, so a student's unfinished code never fails `make test`.
 test: venv
-	$(PY) -m ruff check .
+	@if [ -d solutions ]; then $(PY) -m ruff check .; fi
 	$(PY) -m pytest
+
+# Instructors: assignments/ from solutions/ (nbgrader), then the repository students receive.
+release: venv
+	$(PY) -m autograder release $(ASSIGNMENTS)
+
+student-repo: venv
+	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=path/to/new/folder"; exit 2; }
+	$(PY) -m autograder student-repo "$(DEST)"
 
 bench: venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,4 +1,8 @@
-"""`python -m autograder grade ...`: one pytest session over the checks, then the reports."""
+"""`python -m autograder grade|release|student-repo ...`: the command line of the engine.
+
+`grade` runs one pytest session over the checks the registry names, then writes the reports;
+`release` and `student-repo` are in release.py and export.py.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from autograder import render
-from autograder.proxy import DEFAULT_MEMORY_LIMIT_GIB, PROJECT_ROOT
+from autograder import registry, render
+from autograder.hidden import read_manifest
+from autograder.registry import HIDDEN_CHECKS, HIDDEN_MANIFEST, PROJECT_ROOT, PUBLIC_CHECKS, Course
 from autograder.results import CheckResult, Results
 
-CHECKS_DIR = Path(__file__).resolve().parent / "tests"
 GRADING_INI = Path(__file__).resolve().parent / "grading.ini"
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_GRADER_ERROR = 0, 1, 2
 
@@ -44,25 +48,46 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
                        help="exit with 1 when the total is below PERCENT")
     grade.add_argument("--seed", type=int, default=0, help="seed of every check (default 0)")
-    grade.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GIB,
-                       metavar="GIB", help="address-space limit of the student's process")
-    grade.add_argument("--checks-dir", default=str(CHECKS_DIR), help=argparse.SUPPRESS)
+    grade.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                       help="address-space limit of the student's process "
+                            "(default: the assignment's worker policy in course.toml)")
+    grade.add_argument("--course", default=str(registry.DEFAULT_REGISTRY), help=argparse.SUPPRESS)
     grade.add_argument("--checks-filter", default=None, metavar="EXPR",
                        help="only run checks matching this pytest -k expression")
     grade.add_argument("--student", default=os.environ.get("GITHUB_REPOSITORY", ""),
                        help="name in the gradebook row (default: $GITHUB_REPOSITORY)")
+    release = sub.add_parser("release", help="generate assignments/ from solutions/ (nbgrader)")
+    release.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                         help="assignment ids to release (default: all)")
+    export = sub.add_parser("student-repo",
+                            help="write the repository students receive (a git repository)")
+    export.add_argument("dest", metavar="DEST", help="a new or empty folder")
+    for command in (release, export):
+        command.add_argument("--course", default=str(registry.DEFAULT_REGISTRY),
+                             help=argparse.SUPPRESS)
     return parser
 
 
-def check_files(checks_dir: Path, wanted: list[str]) -> list[Path]:
-    available = {p.stem.removeprefix("test_"): p for p in sorted(checks_dir.glob("test_*.py"))}
-    if not available:
-        raise GraderError(f"no check files (test_*.py) in {checks_dir}")
-    unknown = [a for a in wanted if a not in available]
-    if unknown:
-        raise GraderError(f"unknown assignment(s) {', '.join(unknown)}; "
-                          f"choose from: {', '.join(available)}")
-    return [available[a] for a in wanted] if wanted else list(available.values())
+def check_files(course: Course, wanted: list[str]) -> tuple[list[Path], dict[str, list]]:
+    """The check files to run, and the hidden checks known only by their manifest.
+
+    Each assignment has a test_public.py; its hidden checks are a test_hidden.py (the
+    instructor's repository) or a hidden_checks.json (a student's export: titles and points).
+    """
+    files: list[Path] = []
+    instructor_only: dict[str, list[tuple[str, float]]] = {}
+    for assignment in course.select(wanted):
+        folder = course.check_folder(assignment.id)
+        public = folder / PUBLIC_CHECKS
+        if not public.is_file():
+            raise GraderError(f"{public} is missing: every assignment in course.toml needs "
+                              f"its public checks there")
+        files.append(public)
+        if (folder / HIDDEN_CHECKS).is_file():
+            files.append(folder / HIDDEN_CHECKS)
+        elif (folder / HIDDEN_MANIFEST).is_file():
+            instructor_only[assignment.id] = read_manifest(folder / HIDDEN_MANIFEST)
+    return files, instructor_only
 
 
 def _version(*names: str) -> str | None:
@@ -90,20 +115,19 @@ def _checks_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _extra_data(files: list[Path], submission: Path, seed: int) -> dict:
+def _extra_data(course: Course, files: list[Path], submission: Path, seed: int) -> dict:
+    versions = {name: _version(*packages) for name, packages in course.versions.items()}
     return {
         "seed": seed,
         "python": platform.python_version(),
-        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
-        "keras": _version("keras"),
-        "numpy": _version("numpy"),
+        **versions,
         "checks_sha256": _checks_digest(files),
         "submission_commit": _git_commit(submission),
     }
 
 
-def run_checks(files: list[Path], args: argparse.Namespace, results: Results,
-               console: Console, out: Path) -> None:
+def run_checks(course: Course, files: list[Path], instructor_only: dict[str, list],
+               args: argparse.Namespace, results: Results, console: Console, out: Path) -> None:
     """Run one pytest session over the check files; record every outcome in `results`."""
     import pytest  # the session below is the trusted side: pytest runs our checks only
 
@@ -119,10 +143,11 @@ def run_checks(files: list[Path], args: argparse.Namespace, results: Results,
         console.print(f"  {mark} {check.assignment} {check.number} {check.name}: "
                       f"{check.score:g}/{check.max_score:g}", highlight=False, markup=False)
 
-    plugin = GraderPlugin(Path(args.submission).resolve(), results, seed=args.seed,
-                          memory_limit_gib=args.memory_limit, on_start=started,
-                          on_result=finished, save=lambda: results.write(out / "results.json"))
-    checks_dir = Path(args.checks_dir).resolve()
+    plugin = GraderPlugin(course, Path(args.submission).resolve(), results, seed=args.seed,
+                          memory_limit_gib=args.memory_limit, instructor_only=instructor_only,
+                          on_start=started, on_result=finished,
+                          save=lambda: results.write(out / "results.json"))
+    checks_dir = course.checks_dir.resolve()
     pytest_args = [*map(str, files), "-c", str(GRADING_INI), "--rootdir", str(checks_dir),
                    "--confcutdir", str(checks_dir), "-p", "pytest_timeout",
                    "-p", "no:cacheprovider", "-p", "no:warnings", "-p", "no:logging",
@@ -132,8 +157,8 @@ def run_checks(files: list[Path], args: argparse.Namespace, results: Results,
         pytest_args += ["-k", args.checks_filter]
     # Only our plugins: nothing installed or lying around can hook into grading.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    for name, value in course.grader_env.items():
+        os.environ.setdefault(name, value)
     # pytest's own terminal output (and pytest-timeout's stack dumps) would only repeat, less
     # clearly, what the progress lines and the table say.
     with status, contextlib.redirect_stdout(io.StringIO()):
@@ -153,10 +178,11 @@ def grade(args: argparse.Namespace, console: Console) -> int:
         if not submission.is_dir():
             raise GraderError(f"submission folder {submission} does not exist "
                               "(pass --submission DIR, e.g. --submission assignments)")
-        files = check_files(Path(args.checks_dir), args.assignments)
-        results.extra_data = _extra_data(files, submission.resolve(), args.seed)
-        run_checks(files, args, results, console, out)
-    except GraderError as exc:
+        course = registry.load(Path(args.course))
+        files, instructor_only = check_files(course, args.assignments)
+        results.extra_data = _extra_data(course, files, submission.resolve(), args.seed)
+        run_checks(course, files, instructor_only, args, results, console, out)
+    except (GraderError, registry.RegistryError) as exc:
         results.grader_error = str(exc)
     except Exception as exc:  # a bug in the grader must still leave valid results
         results.grader_error = f"internal error {type(exc).__name__}: {exc}"
@@ -191,9 +217,29 @@ def write_reports(results: Results, out: Path, student: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if args.command != "grade":
+        return _instructor_command(args, console)
     try:
         return grade(args, console)
     except Exception as exc:  # exit 1 means "below threshold": a grader crash must not look so
         console.print(f"Grader error (not your fault): {type(exc).__name__}: {exc}",
                       markup=False)
         return EXIT_GRADER_ERROR
+
+
+def _instructor_command(args: argparse.Namespace, console: Console) -> int:
+    """`release` or `student-repo`: 0 when done, 2 with a one-line reason when not."""
+    from autograder import export, release
+
+    try:
+        course = registry.load(Path(args.course))
+        if args.command == "release":
+            changed = release.release(course, args.assignments, log=console.print)
+            console.print(f"Released {len(course.select(args.assignments))} assignment(s); "
+                          f"{len(changed)} file(s) changed.")
+        else:
+            export.student_repo(course, Path(args.dest), log=console.print)
+    except (registry.RegistryError, release.ReleaseError, export.ExportError) as exc:
+        console.print(f"{args.command} failed: {exc}", markup=False, soft_wrap=True)
+        return EXIT_GRADER_ERROR
+    return EXIT_OK

@@ -17,19 +17,17 @@ import pytest
 
 from autograder.checks import CheckFailed
 from autograder.proxy import (
-    DEFAULT_MEMORY_LIMIT_GIB,
     StudentCrash,
     StudentError,
     StudentImportError,
     StudentModule,
     Worker,
 )
+from autograder.registry import HIDDEN_CHECKS, Assignment, Course, RegistryError
 from autograder.results import CheckResult, Results
 
 MARKERS = {
     "points(n)": "points a check is worth (required, n > 0)",
-    "hidden": "a check that is not shipped to students; its failures show only the hint",
-    "assignment(id, module)": "the assignment a check file grades and its graded module",
 }
 _MESSAGE_LIMIT = 2000
 _ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
@@ -60,8 +58,7 @@ class PartialScore:
 @dataclass
 class _Check:
     result: CheckResult
-    assignment: str
-    module: str
+    assignment: Assignment
     timeout: float | None
 
 
@@ -69,16 +66,6 @@ def _title(item: pytest.Item) -> str:
     doc = getattr(item.function, "__doc__", None) or ""
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
     return first or item.name
-
-
-def _assignment_of(item: pytest.Item) -> tuple[str, str]:
-    marker = item.get_closest_marker("assignment")
-    where = item.nodeid
-    if marker is None or len(marker.args) != 1 or set(marker.kwargs) != {"module"}:
-        raise pytest.UsageError(
-            f"{where}: the check file needs "
-            "pytestmark = pytest.mark.assignment('<id>', module='<module name>')")
-    return marker.args[0], marker.kwargs["module"]
 
 
 def _points_of(item: pytest.Item) -> float:
@@ -101,15 +88,18 @@ def _timeout_of(item: pytest.Item) -> float | None:
 class GraderPlugin:
     """Holds the results; everything it reads from student code arrives through a Worker."""
 
-    def __init__(self, submission: Path, results: Results, seed: int = 0,
-                 memory_limit_gib: float = DEFAULT_MEMORY_LIMIT_GIB,
+    def __init__(self, course: Course, submission: Path, results: Results, seed: int = 0,
+                 memory_limit_gib: float | None = None,
+                 instructor_only: dict[str, list[tuple[str, float]]] | None = None,
                  on_result: Callable[[CheckResult], None] | None = None,
                  on_start: Callable[[CheckResult], None] | None = None,
                  save: Callable[[], None] | None = None) -> None:
+        self.course = course
         self.submission = submission
         self.results = results
         self.grading_seed = seed
-        self.memory_limit_gib = memory_limit_gib
+        self.memory_limit_gib = memory_limit_gib  # None: each assignment's policy decides
+        self.instructor_only = instructor_only or {}
         self.on_result = on_result or (lambda result: None)
         self.on_start = on_start or (lambda result: None)
         self.save = save or (lambda: None)
@@ -129,6 +119,8 @@ class GraderPlugin:
 
     @pytest.hookimpl(trylast=True)  # after -k deselection
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if self.error:  # a check file failed to load: no partial list of checks either
+            return
         try:
             self._expect(items)
         except pytest.UsageError as exc:
@@ -137,33 +129,45 @@ class GraderPlugin:
         self.save()
 
     def _expect(self, items: list[pytest.Item]) -> None:
-        numbers_by_assignment: dict[str, int] = {}
         checks: dict[str, _Check] = {}
         for item in items:
-            assignment, module = _assignment_of(item)
-            points = _points_of(item)
-            hidden = item.get_closest_marker("hidden")
-            if hidden is not None and (hidden.args or hidden.kwargs):
-                raise pytest.UsageError(f"{item.nodeid}: hidden takes no arguments")
-            index = numbers_by_assignment.setdefault(assignment, len(numbers_by_assignment) + 1)
-            count = sum(1 for c in checks.values() if c.assignment == assignment) + 1
-            result = CheckResult(assignment=assignment, name=_title(item),
-                                 number=f"{index}.{count}", max_score=points,
-                                 hidden=hidden is not None)
-            checks[item.nodeid] = _Check(result, assignment, module, _timeout_of(item))
+            try:
+                assignment = self.course.get(item.path.parent.name)
+            except RegistryError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+            number = self._next_number(assignment.id, [c.result for c in checks.values()])
+            result = CheckResult(assignment=assignment.id, name=_title(item), number=number,
+                                 max_score=_points_of(item),
+                                 hidden=item.path.name == HIDDEN_CHECKS)
+            checks[item.nodeid] = _Check(result, assignment, _timeout_of(item))
         # All or nothing: a bad marker leaves no partial list of checks (and max score).
         self.checks.update(checks)
-        self.results.tests.extend(c.result for c in checks.values())
+        expected = [c.result for c in checks.values()]
+        for assignment_id in dict.fromkeys(r.assignment for r in expected):
+            for title, points in self.instructor_only.get(assignment_id, []):
+                expected.append(CheckResult.instructor_only_check(
+                    assignment_id, title, self._next_number(assignment_id, expected), points))
+        expected.sort(key=lambda r: tuple(int(part) for part in r.number.split(".")))
+        self.results.tests.extend(expected)
+
+    def _next_number(self, assignment_id: str, so_far: list[CheckResult]) -> str:
+        """"<assignment's place in the registry>.<check's place in it>", e.g. "1.7"."""
+        index = list(self.course.assignments).index(assignment_id) + 1
+        count = sum(1 for r in so_far if r.assignment == assignment_id) + 1
+        return f"{index}.{count}"
 
     # -- fixtures --------------------------------------------------------------------------
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> StudentModule:
         check = self.checks[request.node.nodeid]
-        worker = self.workers.get(check.assignment)
+        assignment = check.assignment
+        worker = self.workers.get(assignment.id)
         if worker is None:
-            path = self.submission / check.assignment / f"{check.module}.py"
-            worker = Worker(path, check.module, self.memory_limit_gib)
-            self.workers[check.assignment] = worker
+            path = self.submission / assignment.id / assignment.module_file
+            worker = Worker(path, assignment.module, assignment.policy,
+                            tasks_package=self.course.tasks_package,
+                            memory_limit_gib=self.memory_limit_gib)
+            self.workers[assignment.id] = worker
         return StudentModule(worker, self.grading_seed)
 
     @pytest.fixture

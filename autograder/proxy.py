@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder.codec import UnsafeReply, decode_reply, encode
+from autograder.registry import PROJECT_ROOT, WorkerPolicy
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MEMORY_LIMIT_GIB = 6.0
 MAX_REPLY_BYTES = 2**30  # the largest result a student's call may send back
 _OUTPUT_TAIL_BYTES = 4096
 
@@ -65,29 +64,32 @@ class StudentCrash(Exception):
         super().__init__(f"{brief}; last output:\n{output}" if output else brief)
 
 
-def _clean_environment() -> dict[str, str]:
+def _worker_environment(policy: WorkerPolicy) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(
         PYTHONHASHSEED="0",
         PYTHONDONTWRITEBYTECODE="1",  # nothing written into the submission folder
         PYTHONUNBUFFERED="1",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        TF_DETERMINISTIC_OPS="1",
-        KERAS_BACKEND="tensorflow",
         MPLBACKEND="Agg",
-        CUDA_VISIBLE_DEVICES="",
     )
+    env.update(policy.env)
     return env
 
 
 class Worker:
-    """One worker process serving one student module; started lazily, restarted after a crash."""
+    """One worker process serving one student module; started lazily, restarted after a crash.
 
-    def __init__(self, module_path: Path, module_name: str,
-                 memory_limit_gib: float = DEFAULT_MEMORY_LIMIT_GIB) -> None:
+    `policy` (from the registry) sets its environment, memory limit and seeding hooks;
+    `tasks_package` is the only package whose functions `student.run` may run in it.
+    """
+
+    def __init__(self, module_path: Path, module_name: str, policy: WorkerPolicy, *,
+                 tasks_package: str, memory_limit_gib: float | None = None) -> None:
         self.module_path = Path(module_path).resolve()
         self.module_name = module_name
-        self.memory_limit = int(memory_limit_gib * 2**30)
+        self.policy = policy
+        self.tasks_package = tasks_package
+        self.memory_limit = int((memory_limit_gib or policy.memory_gib) * 2**30)
         self.process: subprocess.Popen | None = None
         self.seeded_by: object | None = None
         self.conn: Connection | None = None
@@ -104,9 +106,10 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-P", "-c", _BOOT.format(root=str(PROJECT_ROOT)),
              str(theirs.fileno()), str(self.module_path), self.module_name,
-             str(self.memory_limit)],
+             str(self.memory_limit), self.tasks_package, ",".join(self.policy.seed_hooks)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),), cwd=self.workdir, env=_clean_environment(),
+            pass_fds=(theirs.fileno(),), cwd=self.workdir,
+            env=_worker_environment(self.policy),
             start_new_session=True,
         )
         theirs.close()

@@ -10,18 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autograder.results import CheckResult, Results
+from autograder.results import Results
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 _DETAIL_LIMIT = 1500
-
-
-def _status_word(check: CheckResult) -> str:
-    if check.output.startswith("did not run"):
-        return "not run"
-    if check.score == check.max_score:
-        return "passed"
-    return "partial" if check.score > 0 else "failed"
 
 
 def _one_line(text: str, width: int = 90) -> str:
@@ -31,7 +23,8 @@ def _one_line(text: str, width: int = 90) -> str:
 
 def terminal(results: Results, console: Console) -> None:
     """Per assignment, per check: points, status and a one-line reason; then totals."""
-    style = {"passed": "green", "partial": "yellow", "failed": "red", "not run": "red"}
+    style = {"passed": "green", "partial": "yellow", "failed": "red", "not run": "red",
+             "instructor": "dim"}
     for assignment in results.assignments():
         checks = results.by_assignment(assignment)
         got, out_of = sum(c.score for c in checks), sum(c.max_score for c in checks)
@@ -43,13 +36,16 @@ def terminal(results: Results, console: Console) -> None:
         table.add_column("status")
         table.add_column("reason", overflow="fold")
         for c in checks:
-            word = _status_word(c)
+            word = c.state
             name = escape(c.name) + (" (hidden)" if c.hidden else "")
             table.add_row(c.number, name, f"{c.score:g}/{c.max_score:g}",
                           f"[{style[word]}]{word}[/]", escape(_one_line(c.output)))
         console.print(table)
     percent = 100 * results.score / results.max_score if results.max_score else 0.0
     console.print(f"[bold]Total: {results.score:g}/{results.max_score:g} ({percent:.1f}%)[/]")
+    if results.instructor_only_points:
+        console.print(f"{results.instructor_only_points:g} of those points come from hidden checks "
+                      "graded by your instructor.")
     if results.grader_error:
         console.print(f"[bold red]Grader error (not your fault): {escape(results.grader_error)}[/]")
 
@@ -58,6 +54,9 @@ def markdown(results: Results) -> str:
     """The PR comment and job summary: totals, a table per assignment, failures in <details>."""
     percent = 100 * results.score / results.max_score if results.max_score else 0.0
     head = [f"## Grade: {results.score:g} / {results.max_score:g} ({percent:.1f}%)", ""]
+    if results.instructor_only_points:
+        head += [f"{results.instructor_only_points:g} of those points come from hidden checks "
+                 "graded by your instructor.", ""]
     if results.grader_error:
         head += [f"> **Grader error (not your fault):** {results.grader_error}", ""]
     body: list[str] = []
@@ -70,8 +69,8 @@ def markdown(results: Results) -> str:
         for c in checks:
             name = _escape(c.name) + (" *(hidden)*" if c.hidden else "")
             body.append(f"| {c.number} | {name} | {c.score:g} / {c.max_score:g} "
-                        f"| {_status_word(c)} |")
-            if c.score < c.max_score and c.output:
+                        f"| {c.state} |")
+            if c.score < c.max_score and c.output and not c.instructor_only:
                 text = c.output if len(c.output) <= _DETAIL_LIMIT else (
                     c.output[:_DETAIL_LIMIT] + "\n… (truncated)")
                 details.append(f"<details><summary>{c.number} {_escape(c.name)}</summary>\n\n"

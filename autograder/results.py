@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 NOT_RUN = "did not run: grading stopped before this check"
+INSTRUCTOR_ONLY = ("graded by your instructor: a hidden check, run only in the official grading "
+                   "(it tests the same functions on other inputs)")
 
 
 @dataclass
@@ -25,6 +27,25 @@ class CheckResult:
     status: str = "failed"
     output: str = NOT_RUN
     reported: bool = False
+    instructor_only: bool = False
+
+    @property
+    def state(self) -> str:
+        """What the reports show: passed, partial, failed, not run or instructor (graded later)."""
+        if self.instructor_only:
+            return "instructor"
+        if self.output.startswith("did not run"):
+            return "not run"
+        if self.score == self.max_score:
+            return "passed"
+        return "partial" if self.score > 0 else "failed"
+
+    @classmethod
+    def instructor_only_check(cls, assignment: str, name: str, number: str,
+                              max_score: float) -> CheckResult:
+        """A hidden check whose file this repository does not hold (a student's export)."""
+        return cls(assignment=assignment, name=name, number=number, max_score=max_score,
+                   hidden=True, output=INSTRUCTOR_ONLY, reported=True, instructor_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         tags = [self.assignment] + (["hidden"] if self.hidden else [])
@@ -58,6 +79,11 @@ class Results:
     def max_score(self) -> float:
         return round(sum(t.max_score for t in self.tests), 4)
 
+    @property
+    def instructor_only_points(self) -> float:
+        """Points of hidden checks this repository cannot run (graded by the instructor)."""
+        return round(sum(t.max_score for t in self.tests if t.instructor_only), 4)
+
     def assignments(self) -> list[str]:
         return list(dict.fromkeys(t.assignment for t in self.tests))
 
@@ -72,6 +98,9 @@ class Results:
             out_of = sum(t.max_score for t in checks)
             lines.append(f"{assignment}: {got:g}/{out_of:g}")
         lines.append(f"Total: {self.score:g}/{self.max_score:g}")
+        if self.instructor_only_points:
+            lines.append(f"{self.instructor_only_points:g} of those points come from hidden "
+                         "checks graded by your instructor")
         if self.grader_error:
             lines.append(f"GRADER ERROR (not the student's fault): {self.grader_error}")
         return "\n".join(lines)

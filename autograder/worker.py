@@ -1,9 +1,11 @@
 """The worker process: imports one student module by file path and serves calls.
 
-Started by `proxy.Worker` as `python -s -P -c ... FD PATH NAME MEMORY_LIMIT`: no user site, no
-current directory on `sys.path`, so nothing in the submission folder (a `sitecustomize.py`,
-a `conftest.py`, a module named like a library) is imported unless the student's own module
-imports it. Everything printed goes to a pipe the grader drains; replies go over the socket FD.
+Started by `proxy.Worker` as `python -s -P -c ... FD PATH NAME MEMORY_LIMIT TASKS SEED_HOOKS`
+(TASKS: the package trusted tasks come from; SEED_HOOKS: comma-separated `module:function` refs
+of the worker policy, run at every seeding): no user site, no current directory on
+`sys.path`, so nothing in the submission folder (a `sitecustomize.py`, a `conftest.py`, a
+module named like a library) is imported unless the student's own module imports it.
+Everything printed goes to a pipe the grader drains; replies go over the socket FD.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from types import ModuleType
 from typing import Any
 
 from autograder.codec import decode_request, encode
-
-TRUSTED_TASK_PREFIX = "autograder."
 
 
 def _describe(exc: BaseException, student_file: str) -> dict[str, Any]:
@@ -46,12 +46,13 @@ def _describe(exc: BaseException, student_file: str) -> dict[str, Any]:
     }
 
 
-def _seed_everything(seed: int) -> None:
+def _seed_everything(seed: int, hooks: list[Any]) -> None:
+    """Python's and NumPy's generators, then each hook of the policy (e.g. Keras)."""
     random.seed(seed)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed)
-    if "keras" in sys.modules:
-        sys.modules["keras"].utils.set_random_seed(seed)
+    for hook in hooks:
+        hook(seed)
 
 
 def _import_student(path: str, name: str) -> ModuleType:
@@ -66,10 +67,11 @@ def _import_student(path: str, name: str) -> ModuleType:
     return module
 
 
-def _resolve_task(ref: str) -> Any:
+def _resolve_task(ref: str, package: str) -> Any:
+    """The function `module:qualname`, which must live in the course's tasks package."""
     module_name, _, qualname = ref.partition(":")
-    if not module_name.startswith(TRUSTED_TASK_PREFIX):
-        raise ValueError(f"tasks must come from the grader's own modules, not {module_name!r}")
+    if not module_name.startswith(package + "."):
+        raise ValueError(f"tasks must come from the {package!r} package, not {module_name!r}")
     target: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         target = getattr(target, part)
@@ -79,9 +81,11 @@ def _resolve_task(ref: str) -> Any:
 class Server:
     """Serves requests: ("seed", n), ("call", name, args, kwargs), ("run", ref, args, kwargs)."""
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(self, path: str, name: str, tasks_package: str, seed_hooks: list[str]) -> None:
         self.path = path
         self.name = name
+        self.tasks_package = tasks_package
+        self.seed_hooks = [_resolve_task(ref, tasks_package) for ref in seed_hooks]
         self.module: ModuleType | None = None
         self.import_error: dict[str, Any] | None = None
 
@@ -96,7 +100,7 @@ class Server:
     def handle(self, request: tuple) -> tuple:
         kind = request[0]
         if kind == "seed":
-            _seed_everything(request[1])
+            _seed_everything(request[1], self.seed_hooks)
             return ("ok", None)
         module = self.module_or_error()
         if module is None:
@@ -109,7 +113,7 @@ class Server:
                     return ("missing", target)
                 value = function(*args, **kwargs)
             else:
-                value = _resolve_task(target)(module, *args, **kwargs)
+                value = _resolve_task(target, self.tasks_package)(module, *args, **kwargs)
         except BaseException as exc:  # the student's exception, SystemExit included
             return ("error", _describe(exc, self.path))
         return ("ok", value)
@@ -129,11 +133,12 @@ def _die_with_grader() -> None:
 
 def main() -> None:
     fd, path, name, memory_limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    tasks_package, hooks = sys.argv[5], [ref for ref in sys.argv[6].split(",") if ref]
     _die_with_grader()
     # Soft and hard: unprivileged student code cannot raise it again.
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     conn = Connection(fd)
-    server = Server(path, name)
+    server = Server(path, name, tasks_package, hooks)
     while True:
         try:
             request = decode_request(conn.recv_bytes())

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.proxy import StudentModule, Worker  # noqa: E402
+from autograder.registry import WorkerPolicy  # noqa: E402
 
 TARGET_SECONDS_PER_1000_CALLS = 1.0
 FAKE = ROOT / "tests" / "fixtures" / "grader"
@@ -127,7 +128,7 @@ def bench_transfer(student: StudentModule, repeat: int) -> None:
 def bench_end_to_end(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         grade = [sys.executable, "-m", "autograder", "grade", "99_fake",
-                 "--checks-dir", str(FAKE / "checks"),
+                 "--course", str(FAKE / "course.toml"),
                  "--submission", str(FAKE / "submissions" / "correct"), "--out", tmp]
         startup = [sys.executable, "-c", "import numpy, pytest, rich, autograder.plugin"]
 
@@ -155,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         module = Path(tmp) / "bench.py"
         module.write_text(BENCH_MODULE)
-        worker = Worker(module, "bench")
+        worker = Worker(module, "bench", WorkerPolicy("bench", 6.0, {}, ()),
+                        tasks_package="course")
         try:
             student = StudentModule(worker, seed=0)
             start = time.perf_counter()

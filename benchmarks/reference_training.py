@@ -24,11 +24,14 @@ from types import ModuleType
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = {
-    "build_mlp": ROOT / "solutions" / "02_mlp_baseline" / "mlp.py",
-    "build_cnn": ROOT / "solutions" / "03_fashion_cnn" / "cnn.py",
-    "build_simple_cnn": ROOT / "solutions" / "03_fashion_cnn" / "cnn.py",
-}
+sys.path.insert(0, str(ROOT))
+
+from autograder import registry  # noqa: E402 (after the path is set)
+
+# Every registered model builder (build_*) -> the solution module that defines it.
+MODULES = {function: ROOT / "solutions" / a.id / a.module_file
+           for a in registry.load().assignments.values()
+           for function in a.functions if function.startswith("build_")}
 
 
 def load_solution(path: Path) -> ModuleType:
@@ -44,7 +47,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
     import keras
 
     from dlcourse.data import load_fashion_mnist

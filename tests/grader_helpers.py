@@ -1,9 +1,10 @@
 """Helpers of the grader's self-tests: run the CLI on a fake submission, load and validate what
 it wrote (results.json against Gradescope's schema, report.md, junit.xml, gradebook.csv).
 
-The fake assignment lives in tests/fixtures/grader/: `checks/test_99_fake.py` (three checks:
-add 2 points, scale 3 points with partial credit, norm 5 points hidden) and one folder per
-fake submission in `submissions/<case>/99_fake/fake.py`.
+The fake assignment lives in tests/fixtures/grader/: its registry `course.toml`, its checks in
+`course/99_fake/` (test_public.py: add 2 points, scale 3 points with partial credit;
+test_hidden.py: norm 5 points) and one folder per fake submission in
+`submissions/<case>/99_fake/fake.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "grader"
-CHECKS_DIR = FIXTURES / "checks"
+FAKE_COURSE = FIXTURES / "course.toml"
+FAKE_CHECKS = FIXTURES / "course" / "99_fake"
 SUBMISSIONS = FIXTURES / "submissions"
 ASSIGNMENT = "99_fake"
 POINTS = (2.0, 3.0, 5.0)  # add, scale, norm (hidden)
@@ -80,17 +82,17 @@ def grader_env(out: Path, **extra: str) -> dict[str, str]:
 
 
 def grader_command(submission: Path, out: Path, *args: str,
-                   checks_dir: Path = CHECKS_DIR) -> list[str]:
+                   course: Path = FAKE_COURSE) -> list[str]:
     return [sys.executable, "-m", "autograder", "grade", *args, "--submission", str(submission),
-            "--out", str(out), "--checks-dir", str(checks_dir), "--student", STUDENT]
+            "--out", str(out), "--course", str(course), "--student", STUDENT]
 
 
-def run_grader(submission: Path, out: Path, *args: str, checks_dir: Path = CHECKS_DIR,
+def run_grader(submission: Path, out: Path, *args: str, course: Path = FAKE_COURSE,
                cwd: Path = ROOT, env: dict[str, str] | None = None,
                timeout: float = 120) -> Grading:
     """Run the CLI to the end; results.json must exist and be valid whatever the exit code."""
     start = time.perf_counter()
-    proc = subprocess.run(grader_command(submission, out, *args, checks_dir=checks_dir),
+    proc = subprocess.run(grader_command(submission, out, *args, course=course),
                           cwd=cwd, env=env or grader_env(out), capture_output=True, text=True,
                           timeout=timeout)
     seconds = time.perf_counter() - start

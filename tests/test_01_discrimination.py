@@ -8,7 +8,6 @@ variant of tests/fixtures/conv_variants/buggy.py fails the checks named for it.
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import subprocess
@@ -17,12 +16,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from course_checks import check_titles
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "01_kernel_convolution"
 SOLUTION = ROOT / "solutions" / ASSIGNMENT / "convolution.py"
 SKELETON = ROOT / "assignments" / ASSIGNMENT / "convolution.py"
-CHECKS = ROOT / "autograder" / "tests" / f"test_{ASSIGNMENT}.py"
 VARIANTS_DIR = ROOT / "tests" / "fixtures" / "conv_variants"
 ALTERNATIVES = ("alt_einsum", "alt_offset_loop")
 
@@ -40,14 +39,6 @@ def _load_buggy() -> ModuleType:
 BUGGY = _load_buggy()
 
 
-def check_titles() -> dict[str, str]:
-    """Check function name -> its title (first docstring line), the `name` in results.json."""
-    tree = ast.parse(CHECKS.read_text(encoding="utf-8"))
-    return {node.name: ast.get_docstring(node).strip().splitlines()[0]
-            for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
-
-
 def grade(module_source: str, tmp_path: Path) -> dict[str, dict]:
     """Grade one convolution.py through the CLI; its results.json tests by check function name."""
     submission = tmp_path / "submission"
@@ -61,7 +52,7 @@ def grade(module_source: str, tmp_path: Path) -> dict[str, dict]:
     assert done.returncode == 0, f"the grader failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     by_title = {test["name"]: test for test in results["tests"]}
-    tests = {name: by_title[title] for name, title in check_titles().items()}
+    tests = {name: by_title[title] for name, title in check_titles(ASSIGNMENT).items()}
     assert len(tests) == len(results["tests"]), "every check must appear once in results.json"
     return tests
 
@@ -110,7 +101,7 @@ def test_buggy_variant_fails_the_checks_that_target_it(variant, tmp_path):
 def test_variant_patches_apply_to_the_current_solution():
     """Does every buggy variant still apply to the solution (fast, no grading)?"""
     solution = SOLUTION.read_text(encoding="utf-8")
-    names = set(check_titles())
+    names = set(check_titles(ASSIGNMENT))
     for variant in BUGGY.VARIANTS:
         patched = BUGGY.apply(solution, variant)
         assert patched != solution

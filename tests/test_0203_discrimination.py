@@ -13,7 +13,6 @@ A tiny AUTOGRADER_TIME_BUDGET_SCALE makes the over-budget variants quick.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -22,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from course_checks import COURSE, check_titles
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = {"02_mlp_baseline": "mlp.py", "03_fashion_cnn": "cnn.py"}
+MODULES = {a: COURSE.get(a).module_file for a in ("02_mlp_baseline", "03_fashion_cnn")}
 VARIANTS_DIR = ROOT / "tests" / "fixtures" / "keras_variants"
 ALTERNATIVES = {"02_mlp_baseline": "alt_mlp.py", "03_fashion_cnn": "alt_cnn.py"}
 PERFORMANCE = "within_budget or after_training"
@@ -32,15 +32,6 @@ NOT_PERFORMANCE = f"not ({PERFORMANCE})"
 GRADE_TIMEOUT_S = 1200
 
 needs_data = pytest.mark.usefixtures("real_data_dir")
-
-
-def check_titles(assignment: str) -> dict[str, str]:
-    """Check function name -> its title (first docstring line), the `name` in results.json."""
-    path = ROOT / "autograder" / "tests" / f"test_{assignment}.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {node.name: ast.get_docstring(node).strip().splitlines()[0]
-            for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
 
 
 def grade(sources: dict[str, str], tmp_path: Path, checks_filter: str | None = None,

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from grader_helpers import (
     ASSIGNMENT,
-    CHECKS_DIR,
+    FAKE_CHECKS,
+    FAKE_COURSE,
     HIDDEN_INDEX,
     NOT_RUN_PREFIX,
     POINTS,
@@ -89,7 +90,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _hidden_inputs(seed: int = 0) -> np.ndarray:
-    """The inputs of the hidden norm check (as test_99_fake.py derives them)."""
+    """The inputs of the hidden norm check (as course/99_fake/test_hidden.py derives them)."""
     return np.random.default_rng([seed, 4]).standard_normal((4, 3)).astype(np.float32)
 
 
@@ -210,7 +211,7 @@ def test_unknown_assignment_is_a_grader_error(tmp_path):
     leave a valid results.json?"""
     grading = run_grader(SUBMISSIONS / "correct", tmp_path, "99_nope")
     assert grading.returncode == 2
-    message = "unknown assignment(s) 99_nope; choose from: 99_fake"
+    message = "unknown assignment '99_nope'; course.toml lists: 99_fake"
     stdout = " ".join(grading.stdout.split())  # the terminal renderer wraps long lines
     assert message in stdout and message in grading.results["output"]
     assert "This is a problem with the grader, not with your code." in stdout
@@ -223,8 +224,9 @@ BROKEN_CHECKS = {
     "no points": ("@pytest.mark.points(3)\n", "", "test_scale: every check needs"),
     "zero points": ("@pytest.mark.points(3)\n", "@pytest.mark.points(0)\n",
                     "test_scale: points must be a number > 0, got 0"),
-    "hidden with an argument": ("@pytest.mark.hidden\n", "@pytest.mark.hidden(True)\n",
-                                "test_norm: hidden takes no arguments"),
+    "a misspelt marker": ("@pytest.mark.points(3)\n",
+                          "@pytest.mark.hiden\n@pytest.mark.points(3)\n",
+                          "'hiden' not found in `markers`"),
     "syntax error": ("def test_add(", "def test_add((", "could not be loaded"),
 }
 
@@ -234,13 +236,13 @@ def test_a_broken_check_file_is_a_grader_error(broken, tmp_path):
     """Is a check file with a check missing its points (or another bad marker) a grader error:
     exit 2, a message naming the check, and a valid results.json?"""
     old, new, message = BROKEN_CHECKS[broken]
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    source = (CHECKS_DIR / "test_99_fake.py").read_text()
+    course = tmp_path / "course.toml"
+    shutil.copyfile(FAKE_COURSE, course)
+    checks = shutil.copytree(FAKE_CHECKS, tmp_path / "course" / ASSIGNMENT)
+    source = (checks / "test_public.py").read_text()
     assert old in source
-    (checks / "test_99_fake.py").write_text(source.replace(old, new, 1))
-    grading = run_grader(SUBMISSIONS / "correct", tmp_path / "out", ASSIGNMENT,
-                         checks_dir=checks)
+    (checks / "test_public.py").write_text(source.replace(old, new, 1))
+    grading = run_grader(SUBMISSIONS / "correct", tmp_path / "out", ASSIGNMENT, course=course)
     assert grading.returncode == 2, grading.stdout
     assert "GRADER ERROR" in grading.results["output"]
     assert message in grading.results["output"]

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TOP_LEVEL = ["README.md", "requirements.txt", "pyproject.toml", "Makefile", "nbgrader_config.py",
              "assignments", "solutions", "autograder", "dlcourse", "datasets", "tests",
-             "benchmarks", ".github", ".ci/run"]
+             "benchmarks", ".github", ".ci/run", "course", "course.toml"]
 DATA_SUFFIXES = (".gz", ".npz", ".npy", "-ubyte", ".tar", ".pkl")
 
 
@@ -21,7 +21,7 @@ def test_layout_entry_exists(name):
 
 def test_every_folder_says_what_it_is_for():
     """Does every top-level folder have a README that says what lives there?"""
-    for folder in ["assignments", "solutions", "autograder", "datasets", "benchmarks"]:
+    for folder in ["assignments", "solutions", "autograder", "course", "datasets", "benchmarks"]:
         assert (ROOT / folder / "README.md").is_file(), f"{folder}/README.md is missing"
 
 

@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder import tasks_keras
 from autograder.checks import CheckFailed, assert_close
+from autograder.registry import assignment_of
+from course.helpers import keras_checks
+from course.helpers.fashion_data import reference_preprocess
 
-pytestmark = pytest.mark.assignment("03_fashion_cnn", module="cnn")
-
-# The reference train(build_cnn()) took 103-138 s on a shared 2-core machine (README, 5-seed
-# table); the budget is three times the slowest of those, so load never costs a correct run.
-TIME_BUDGET_SECONDS = 420.0 * tasks_keras.time_budget_scale()
+ASSIGNMENT = assignment_of(__file__)
+# The budget and its reasons are in course.toml.
+TIME_BUDGET_SECONDS = ASSIGNMENT.budgets["train_seconds"] * keras_checks.time_budget_scale()
 OVERHEAD_ALLOWANCE_SECONDS = 60.0  # loading the data, building and saving, on the grader's side
 TRAIN_LIMIT_SECONDS = TIME_BUDGET_SECONDS + 2 * OVERHEAD_ALLOWANCE_SECONDS  # then it is killed
 ACCURACY_FLOOR, ACCURACY_TARGET = 0.88, 0.91  # reference: 91.77% to 92.22% over 5 seeds
@@ -74,12 +74,12 @@ def _batch(seed: int, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
 
 def _model(student: Any, tmp_path_factory: pytest.TempPathFactory, builder: str) -> Any:
     """builder() run in the worker, saved, and loaded here (once per session)."""
-    return tasks_keras.built_model(_models, student, tmp_path_factory.mktemp, builder)
+    return keras_checks.built_model(_models, student, tmp_path_factory.mktemp, builder)
 
 
 def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) -> dict:
     """build_cnn() trained by the student's train() in the worker (once per session)."""
-    return tasks_keras.trained_model(
+    return keras_checks.trained_model(
         _trained, student, tmp_path_factory.mktemp, "build_cnn", channels_last=True,
         seed=seed, budget_seconds=TIME_BUDGET_SECONDS, limit_seconds=TRAIN_LIMIT_SECONDS,
         overhead_allowance=OVERHEAD_ALLOWANCE_SECONDS)
@@ -87,10 +87,10 @@ def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) ->
 
 def _check_compiled_for_probabilities(settings: dict, *, what: str, hint: str) -> None:
     loss = settings["loss"]
-    if loss["name"] not in tasks_keras.CATEGORICAL_CROSSENTROPY or loss["from_logits"]:
+    if loss["name"] not in keras_checks.CATEGORICAL_CROSSENTROPY or loss["from_logits"]:
         raise CheckFailed(f"{what}: the loss should be categorical cross-entropy on "
                           f"probabilities (from_logits=False), got {loss}", hint)
-    if not set(settings["metrics"]) & tasks_keras.ACCURACY_METRICS:
+    if not set(settings["metrics"]) & keras_checks.ACCURACY_METRICS:
         raise CheckFailed(f"{what}: the metrics should include accuracy, got "
                           f"{settings['metrics']}", hint)
 
@@ -123,7 +123,7 @@ def test_preprocess_values(student, seed):
     """preprocess scales pixels to [0, 1] (channels-last) and one-hot encodes the labels."""
     images, labels = _batch(seed)
     x, y = student.preprocess(images, labels)
-    want_x, want_y = tasks_keras.reference_preprocess(images, labels, channels_last=True)
+    want_x, want_y = reference_preprocess(images, labels, channels_last=True)
     assert_close(x, want_x, atol=1e-6, what="x = preprocess(images, labels)[0]",
                  hint=HINT_VALUES)
     assert_close(y, want_y, atol=0, what="y = preprocess(images, labels)[1]", hint=HINT_VALUES)
@@ -133,7 +133,7 @@ def test_preprocess_values(student, seed):
 @pytest.mark.timeout(60)
 def test_preprocess_leaves_inputs_unchanged(student, seed):
     """preprocess does not modify the images or labels it is given."""
-    tasks_keras.check_preprocess_leaves_inputs(student, *_batch(seed))
+    keras_checks.check_preprocess_leaves_inputs(student, *_batch(seed))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def test_simple_cnn_output_shapes(student, tmp_path_factory):
     if inputs != [(None, 28, 28, 1)]:
         raise CheckFailed(f"the model should take one input of shape (None, 28, 28, 1), got "
                           f"{inputs}", "start with keras.Input(shape=(28, 28, 1))")
-    tasks_keras.check_output_shapes(tasks_keras.layer_signature(model), EXPECTED_SIMPLE_SHAPES,
+    keras_checks.check_output_shapes(keras_checks.layer_signature(model), EXPECTED_SIMPLE_SHAPES,
                                     what="build_simple_cnn()", hint=HINT_SIMPLE)
 
 
@@ -168,7 +168,7 @@ def test_simple_cnn_parameter_count(student, tmp_path_factory):
 def test_simple_cnn_layer_signature(student, tmp_path_factory):
     """build_simple_cnn() layers: Conv2D(32, 3x3, relu), MaxPooling2D(2x2), Flatten, Dense."""
     model = _model(student, tmp_path_factory, "build_simple_cnn")
-    tasks_keras.check_signature(tasks_keras.layer_signature(model), EXPECTED_SIMPLE_SIGNATURE,
+    keras_checks.check_signature(keras_checks.layer_signature(model), EXPECTED_SIMPLE_SIGNATURE,
                                 what="build_simple_cnn()", hint=HINT_SIMPLE)
 
 
@@ -176,7 +176,7 @@ def test_simple_cnn_layer_signature(student, tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_simple_cnn_compile_settings(student, tmp_path_factory):
     """build_simple_cnn() is compiled with Adam, categorical cross-entropy and accuracy."""
-    settings = tasks_keras.compile_settings(_model(student, tmp_path_factory,
+    settings = keras_checks.compile_settings(_model(student, tmp_path_factory,
                                                    "build_simple_cnn"))
     if settings["optimizer"] != "Adam":
         raise CheckFailed(f"the optimizer should be Adam, got {settings['optimizer']}",
@@ -216,12 +216,12 @@ def test_own_cnn_interface(student, tmp_path_factory):
     if inputs != [(None, 28, 28, 1)] or outputs != [(None, 10)]:
         raise CheckFailed(f"build_cnn() should map one input (None, 28, 28, 1) to one output "
                           f"(None, 10), got inputs {inputs} and outputs {outputs}", hint)
-    signature = tasks_keras.layer_signature(model)
+    signature = keras_checks.layer_signature(model)
     if not signature or signature[-1].get("activation") != "softmax":
-        last = tasks_keras.format_layer(signature[-1]) if signature else "nothing"
+        last = keras_checks.format_layer(signature[-1]) if signature else "nothing"
         raise CheckFailed(f"the last layer of build_cnn() should apply a softmax, got {last}",
                           hint)
-    _check_compiled_for_probabilities(tasks_keras.compile_settings(model), what="build_cnn()",
+    _check_compiled_for_probabilities(keras_checks.compile_settings(model), what="build_cnn()",
                                       hint=hint)
 
 
@@ -235,7 +235,7 @@ def test_models_output_probabilities(student, tmp_path_factory, seed):
     """Both models output one probability distribution over the 10 classes per image."""
     x = np.random.default_rng([seed, 8]).random((32, 28, 28, 1), dtype=np.float32)
     for builder in ("build_simple_cnn", "build_cnn"):
-        tasks_keras.check_probabilities(_model(student, tmp_path_factory, builder), x,
+        keras_checks.check_probabilities(_model(student, tmp_path_factory, builder), x,
                                         what=f"{builder}()",
                                         hint="the last layer needs a softmax activation")
 
@@ -244,7 +244,7 @@ def test_models_output_probabilities(student, tmp_path_factory, seed):
 @pytest.mark.timeout(300)
 def test_simple_cnn_overfits_a_small_batch(student, tmp_path_factory, seed, score):
     """build_simple_cnn() with its compile settings learns 256 training images by heart."""
-    score.set(1.0, tasks_keras.check_learns_small_batch(
+    score.set(1.0, keras_checks.check_learns_small_batch(
         student, tmp_path_factory.mktemp, "build_simple_cnn", channels_last=True,
         images=SMALL_IMAGES, epochs=SIMPLE_EPOCHS, batch_size=SMALL_BATCH, seed=seed,
         min_accuracy=SIMPLE_ACCURACY,
@@ -256,7 +256,7 @@ def test_simple_cnn_overfits_a_small_batch(student, tmp_path_factory, seed, scor
 @pytest.mark.timeout(300)
 def test_own_cnn_learns_a_small_batch(student, tmp_path_factory, seed, score):
     """build_cnn() with its compile settings learns 256 training images well."""
-    score.set(1.0, tasks_keras.check_learns_small_batch(
+    score.set(1.0, keras_checks.check_learns_small_batch(
         student, tmp_path_factory.mktemp, "build_cnn", channels_last=True,
         images=SMALL_IMAGES, epochs=OWN_EPOCHS, batch_size=SMALL_BATCH, seed=seed,
         min_accuracy=OWN_ACCURACY,
@@ -273,7 +273,7 @@ def test_own_cnn_learns_a_small_batch(student, tmp_path_factory, seed, score):
 def test_train_returns_history_within_budget(student, tmp_path_factory, seed, score):
     """train(build_cnn(), ...) on the 60,000 training images returns a History in budget."""
     info = _train(student, tmp_path_factory, seed)
-    score.set(1.0, tasks_keras.check_history_within_budget(info))
+    score.set(1.0, keras_checks.check_history_within_budget(info))
 
 
 @pytest.mark.points(20)
@@ -281,7 +281,7 @@ def test_train_returns_history_within_budget(student, tmp_path_factory, seed, sc
 def test_test_accuracy_after_training(student, tmp_path_factory, seed, score):
     """Test accuracy of build_cnn() after train(): full points at 91%, none at 88% or below."""
     info = _train(student, tmp_path_factory, seed)
-    score.set(*tasks_keras.accuracy_credit(
+    score.set(*keras_checks.accuracy_credit(
         info, channels_last=True, floor=ACCURACY_FLOOR, target=ACCURACY_TARGET,
         hint="train for more epochs, check the learning rate, and check that train() fits "
              "the x and y it is given; batch normalisation and a decaying learning rate help"))

@@ -1,138 +1,25 @@
-"""Trusted tasks and references for the Keras checks of 02_mlp_baseline and 03_fashion_cnn.
+"""Trusted-side helpers of the Keras checks (02_mlp_baseline, 03_fashion_cnn): what a loaded
+model computes, its layer signature and compile settings, time budgets and credit by accuracy.
 
-Worker side: each task is `task(module, *args, **kwargs)`, called by `student.run(task, ...)`
-with the student's module. Keras models cannot cross the pipe, so the tasks build, train and
-save them to `.keras` files; the checks load those files on the trusted side
-(`keras_tools.load_student_model`, `safe_mode=True`) and judge what the models compute there.
-The tasks report only plain numbers and paths.
-
-Trusted side: the reference preprocessing (used for both sides' data, so a bug in the
-student's `preprocess` never costs the training checks) and the layer signature that compares
-what a model computes rather than how it was written.
-
-Keras is imported lazily, so collecting the checks stays fast.
+A student's model is built or trained in the worker (`keras_tasks`), saved there to a `.keras`
+file and loaded here with `safe_mode=True`; nothing here runs student code. Keras is imported
+lazily, so collecting the checks stays fast.
 """
 
 from __future__ import annotations
 
-import time
-from types import ModuleType
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograder.keras_tools import save_model
+from autograder.checks import CheckFailed, assert_close
+from course.helpers.array_tasks import changed_arguments
+from course.helpers.fashion_data import NUM_CLASSES, load_split
+from course.helpers.keras_tasks import build_and_save, fit_small_batch_and_save, train_and_save
 
-NUM_CLASSES = 10
-
-
-# ---------------------------------------------------------------------------------------------
-# Reference data (both sides)
-# ---------------------------------------------------------------------------------------------
-
-def reference_preprocess(images: np.ndarray, labels: np.ndarray, *,
-                         channels_last: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The grader's own preprocessing: float32 pixels in [0, 1] and float32 one-hot labels.
-
-    channels_last=False gives (N, 784) (assignment 02), True gives (N, 28, 28, 1) (03).
-    """
-    images = np.asarray(images)
-    shape = (len(images), 28, 28, 1) if channels_last else (len(images), 28 * 28)
-    x = images.reshape(shape).astype(np.float32) / np.float32(255.0)
-    y = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
-    return x, y
-
-
-def load_split(split: str, *, channels_last: bool,
-               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST `split` ("train" or "test") through the reference preprocessing."""
-    from dlcourse.data import load_fashion_mnist
-
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
-    images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
-    return reference_preprocess(images, labels, channels_last=channels_last)
-
-
-# ---------------------------------------------------------------------------------------------
-# Worker-side tasks
-# ---------------------------------------------------------------------------------------------
-
-def fit_small_batch_and_save(module: ModuleType, builder: str, before_path: str,
-                             after_path: str, *, channels_last: bool, images: int,
-                             epochs: int, batch_size: int, seed: int) -> dict[str, Any]:
-    """Build a model, save it, fit it on the first `images` training images, save it again.
-
-    The fit uses the student's compile settings (optimizer, loss) and Keras' own `fit`, not the
-    student's `train`, so the check sees whether the model can learn at all. After the fit,
-    BatchNormalization statistics are recomputed on the same images ("precise BN"): after a
-    few hundred steps the moving averages still lag far behind the weights, and the check is
-    about learning, not about those averages.
-    """
-    import keras
-
-    x, y = load_split("train", channels_last=channels_last, limit=images)
-    keras.utils.set_random_seed(seed)
-    model = getattr(module, builder)()
-    save_model(model, before_path)
-    start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    seconds = time.perf_counter() - start
-    recompute_batch_norm_statistics(model, x)
-    save_model(model, after_path)
-    return {"fit_seconds": seconds}
-
-
-def recompute_batch_norm_statistics(model: Any, x: np.ndarray) -> None:
-    """Set every BatchNormalization layer's moving mean and variance to its statistics on x.
-
-    One forward pass in training mode with momentum 0 (each layer's momentum is restored).
-    """
-    import keras
-
-    def batch_norms(layer: Any) -> list[Any]:
-        found = [layer] if isinstance(layer, keras.layers.BatchNormalization) else []
-        for inner in getattr(layer, "layers", []):
-            found += batch_norms(inner)
-        return found
-
-    layers = batch_norms(model)
-    if not layers:
-        return
-    momenta = [layer.momentum for layer in layers]
-    try:
-        for layer in layers:
-            layer.momentum = 0.0
-        model(x, training=True)
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum
-
-
-def train_and_save(module: ModuleType, builder: str, path: str, *, channels_last: bool,
-                   seed: int) -> dict[str, Any]:
-    """Build the student's model and train it with the student's `train` on all 60,000 images.
-
-    The data comes from the grader's reference preprocessing. Returns the saved model's path,
-    the wall time of `train` alone and the type name of what `train` returned.
-    """
-    import keras
-
-    x, y = load_split("train", channels_last=channels_last)
-    keras.utils.set_random_seed(seed)  # the initial weights too
-    model = getattr(module, builder)()
-    start = time.perf_counter()
-    history = module.train(model, x, y, seed=seed)
-    seconds = time.perf_counter() - start
-    save_model(model, path)
-    return {"path": path, "train_seconds": seconds, "returned": type(history).__name__,
-            "returned_history": isinstance(history, keras.callbacks.History)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Trusted side: what a loaded model computes
-# ---------------------------------------------------------------------------------------------
+SAFE_MODEL_HINT = ("build the model from Keras' built-in layers only (no Lambda layers, "
+                   "no custom classes), and return it from the function")
 
 _ACTIVATION_LAYERS = {"ReLU": "relu", "Softmax": "softmax"}
 
@@ -271,19 +158,25 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     return np.concatenate(outputs).astype(np.float64)
 
 
-def load_model(path: Any) -> Any:
-    """keras_tools.load_student_model, minus one expected Keras warning.
+def load_model(path: str | Path) -> Any:
+    """Load a model the worker saved, refusing anything that could run code when loaded.
 
-    The warning says that an unbuilt optimizer's variables were not restored; the grader
-    never resumes training, so it only adds noise to the report.
+    One expected Keras warning is silenced: an unbuilt optimizer's variables were not
+    restored, and the grader never resumes training.
     """
     import warnings
 
-    from autograder.keras_tools import load_student_model
+    import keras
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return load_student_model(path)
+        try:
+            return keras.saving.load_model(str(path), safe_mode=True, compile=True)
+        except Exception as exc:
+            text = str(exc).strip()
+            reason = text.splitlines()[0][:300] if text else type(exc).__name__
+            raise CheckFailed(f"your model could not be loaded safely by the grader: {reason}",
+                              SAFE_MODEL_HINT) from None
 
 
 def accuracy_and_loss(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -339,8 +232,6 @@ def check_signature(got: list[dict[str, Any]], want: list[dict[str, Any]], *, wh
 
     keys: the entry keys compared (default: all but output_shape).
     """
-    from autograder.checks import CheckFailed
-
     def strip(entry: dict[str, Any]) -> dict[str, Any]:
         chosen = keys or tuple(k for k in entry if k != "output_shape")
         return {k: entry.get(k) for k in ("type", *chosen)}
@@ -361,8 +252,6 @@ def check_signature(got: list[dict[str, Any]], want: list[dict[str, Any]], *, wh
 def check_output_shapes(got: list[dict[str, Any]], want: list[tuple], *, what: str,
                         hint: str) -> None:
     """Fail unless the layers' output shapes are `want`, in order (length included)."""
-    from autograder.checks import CheckFailed
-
     shapes = [tuple(e["output_shape"]) for e in got]
     for index, (entry, shape) in enumerate(zip(got, want, strict=False)):
         if tuple(entry["output_shape"]) != tuple(shape):
@@ -398,8 +287,6 @@ def built_model(cache: dict, student: Any, folder: Any, builder: str, *args: Any
 
     folder: a callable returning a fresh directory (pytest's tmp_path_factory.mktemp).
     """
-    from autograder.keras_tools import build_and_save
-
     def build() -> Any:
         path = folder(builder) / "built.keras"
         student.run(build_and_save, builder, str(path), *args, timeout=120, **kwargs)
@@ -417,8 +304,6 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
     Returns train_and_save's result plus charged_seconds and budget_seconds. A run longer
     than limit_seconds is killed and fails with a message naming the budget.
     """
-    from autograder.checks import CheckFailed
-
     def train() -> dict[str, Any]:
         path = folder(f"{builder}_trained") / "trained.keras"
         try:
@@ -438,8 +323,6 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
 
 def check_within_budget(info: dict[str, Any]) -> None:
     """Fail when the charged training time is over the budget."""
-    from autograder.checks import CheckFailed
-
     if info["charged_seconds"] > info["budget_seconds"]:
         raise CheckFailed(f"train() took {info['charged_seconds']:.0f} s; the time budget is "
                           f"{info['budget_seconds']:.0f} s, so the performance points are lost",
@@ -449,8 +332,6 @@ def check_within_budget(info: dict[str, Any]) -> None:
 
 def check_history_within_budget(info: dict[str, Any]) -> str:
     """Fail unless train() kept to the budget and returned a History; say how long it took."""
-    from autograder.checks import CheckFailed
-
     check_within_budget(info)
     if not info["returned_history"]:
         raise CheckFailed(f"train() should return the History of model.fit, got "
@@ -466,9 +347,6 @@ def check_preprocess_leaves_inputs(student: Any, images: np.ndarray,
     Compared inside the worker: the arrays cross to it by value, so only there can a change
     be seen.
     """
-    from autograder.checks import CheckFailed
-    from autograder.tasks_conv import changed_arguments
-
     changed = student.run(changed_arguments, "preprocess", images, labels)
     names = {"arg0": "images", "arg1": "labels"}
     if changed:
@@ -480,8 +358,6 @@ def check_preprocess_leaves_inputs(student: Any, images: np.ndarray,
 
 def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str) -> None:
     """Fail unless the model maps x to one probability distribution per row (K = 10)."""
-    from autograder.checks import CheckFailed, assert_close
-
     probabilities = predict(model, x)
     want = (len(x), NUM_CLASSES)
     if probabilities.shape != want:
@@ -502,8 +378,6 @@ def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channel
     Fails unless the loss (computed here, in inference mode) goes down and the accuracy on
     those images reaches min_accuracy. Returns a one-line summary for a passing check.
     """
-    from autograder.checks import CheckFailed
-
     where = folder(f"{builder}_small_batch")
     before, after = where / "before.keras", where / "after.keras"
     student.run(fit_small_batch_and_save, builder, str(before), str(after),
@@ -529,10 +403,6 @@ def accuracy_credit(info: dict[str, Any], *, channels_last: bool, floor: float,
 
     Returns (fraction of the points, message); fails (0 points) at or below the floor.
     """
-    from pathlib import Path
-
-    from autograder.checks import CheckFailed
-
     check_within_budget(info)
     x_test, y_test = _test_split(channels_last)
     accuracy, _ = accuracy_and_loss(load_model(Path(info["path"])), x_test, y_test)

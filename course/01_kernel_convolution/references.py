@@ -1,0 +1,145 @@
+"""Trusted references and case runners of assignment 01, shared by its public and hidden checks.
+
+Every numeric check compares the student's values with a trusted reference computed here, on
+the grader's side: SciPy for one image (`scipy.signal.correlate2d` / `convolve2d`), Keras'
+`Conv2D`, `MaxPooling2D` and `AveragePooling2D` layers (and `tf.nn.conv2d`) for batches.
+TensorFlow, Keras and SciPy are imported lazily, on first use, so collecting the checks stays
+fast. Check files load this module with `course.sibling(__file__, "references")`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+from autograder.checks import assert_close
+
+ATOL, RTOL = 1e-4, 1e-4  # float32 sums of up to ~100 products; errors are ~1e-6
+ATOL_64 = 1e-8           # float64 images
+
+HINT_CORRELATE = ("out[i, j] = sum(image[i:i+kh, j:j+kw] * kernel), the kernel not flipped; "
+                  "the output has shape (H - kh + 1, W - kw + 1)")
+HINT_CONVOLVE = "a convolution is a correlation with the kernel flipped in both axes"
+HINT_CONV = ("compare with the formula in the conv2d docstring; kernel is (kh, kw, C_in, C_out) "
+             "and every input channel and every image of the batch contributes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Trusted references (imported lazily)
+# ---------------------------------------------------------------------------------------------
+
+@functools.cache
+def tf_module() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    return tf
+
+
+@functools.cache
+def keras_module() -> Any:
+    tf_module()
+    import keras
+
+    return keras
+
+
+@functools.cache
+def scipy_signal() -> Any:
+    import scipy.signal
+
+    return scipy.signal
+
+
+def case_rng(seed: int, check: int) -> np.random.Generator:
+    """An independent stream per check, derived from the grading seed."""
+    return np.random.default_rng([seed, check])
+
+
+def ref_conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None,
+               stride: int | tuple[int, int], padding: str) -> np.ndarray:
+    """keras.layers.Conv2D with the given weights."""
+    keras = keras_module()
+    layer = keras.layers.Conv2D(kernel.shape[3], kernel.shape[:2], strides=stride,
+                                padding=padding, use_bias=bias is not None, dtype=x.dtype.name)
+    layer.build(x.shape)
+    layer.set_weights([kernel] if bias is None else [kernel, bias])
+    return np.asarray(layer(x))
+
+
+def ref_pool(kind: str, x: np.ndarray, pool_size: int | tuple[int, int],
+             stride: int | tuple[int, int] | None) -> np.ndarray:
+    """keras.layers.MaxPooling2D or AveragePooling2D, valid padding."""
+    keras = keras_module()
+    layer_class = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+    return np.asarray(layer_class(pool_size, strides=stride, dtype=x.dtype.name)(x))
+
+
+def ref_output_size(size: int, kernel_size: int, stride: int, padding: str) -> int:
+    """The length TensorFlow gives: the shape of a real tf.nn.conv2d output."""
+    tf = tf_module()
+    x = tf.zeros((1, size, 1, 1))
+    kernel = tf.zeros((kernel_size, 1, 1, 1))
+    return int(tf.nn.conv2d(x, kernel, (stride, 1), padding.upper()).shape[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Case descriptions and runners
+# ---------------------------------------------------------------------------------------------
+
+def conv_case(rng: np.random.Generator, n: int, h: int, w: int, c_in: int, c_out: int,
+              kh: int, kw: int, stride: int | tuple[int, int] = 1, padding: str = "valid",
+              bias: bool = False, dtype: Any = np.float32) -> dict[str, Any]:
+    return {
+        "x": rng.standard_normal((n, h, w, c_in)).astype(dtype),
+        "kernel": rng.standard_normal((kh, kw, c_in, c_out)).astype(dtype),
+        "bias": rng.standard_normal(c_out).astype(dtype) if bias else None,
+        "stride": stride,
+        "padding": padding,
+    }
+
+
+def describe_conv(case: dict[str, Any]) -> str:
+    bias = "None" if case["bias"] is None else str(case["bias"].shape)
+    return (f"conv2d(x {case['x'].shape} {case['x'].dtype}, kernel {case['kernel'].shape}, "
+            f"bias {bias}, stride={case['stride']!r}, padding={case['padding']!r})")
+
+
+def check_conv_cases(student: Any, cases: list[dict[str, Any]], hint: str) -> None:
+    for case in cases:
+        got = student.conv2d(case["x"], case["kernel"], bias=case["bias"],
+                             stride=case["stride"], padding=case["padding"])
+        want = ref_conv2d(case["x"], case["kernel"], case["bias"], case["stride"],
+                          case["padding"])
+        assert_close(got, want, atol=ATOL, rtol=RTOL, what=describe_conv(case), hint=hint)
+
+
+def check_pool_cases(student: Any, kind: str, cases: list[tuple], hint: str) -> None:
+    name = f"{kind}_pool2d"
+    for x, pool_size, stride in cases:
+        got = getattr(student, name)(x, pool_size=pool_size, stride=stride)
+        want = ref_pool(kind, x, pool_size, stride)
+        assert_close(got, want, atol=1e-6, rtol=1e-6, hint=hint,
+                     what=f"{name}(x {x.shape}, pool_size={pool_size!r}, stride={stride!r})")
+
+
+def check_2d_cases(student: Any, name: str, cases: list[tuple[np.ndarray, np.ndarray]],
+                   hint: str) -> None:
+    reference = getattr(scipy_signal(), name)
+    for image, kernel in cases:
+        got = getattr(student, name)(image, kernel)
+        want = reference(image, kernel, mode="valid")
+        assert_close(got, want, atol=ATOL_64, rtol=1e-10, hint=hint,
+                     what=f"{name}(image {image.shape}, kernel {kernel.shape})")
+
+
+def random_2d_cases(rng: np.random.Generator,
+                    shapes: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[tuple]:
+    return [(rng.standard_normal(image), rng.standard_normal(kernel)) for image, kernel in shapes]
+
+
+SHAPES_2D = [((7, 9), (3, 3)), ((8, 8), (2, 2)), ((6, 10), (2, 5)), ((9, 5), (4, 1)),
+             ((12, 11), (5, 3)), ((5, 5), (1, 3))]

@@ -1,0 +1,1 @@
+"""Checks of 02_mlp_baseline: test_public.py and test_hidden.py."""

@@ -1,0 +1,1 @@
+"""Helpers shared by several assignments' checks: trusted side and worker-side tasks."""

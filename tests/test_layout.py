@@ -1,4 +1,4 @@
-"""The repository keeps the layout and the promises of DESIGN.md and the README."""
+"""The repository keeps its documented layout (README "What is where") and its promises."""
 
 import re
 import subprocess
@@ -15,7 +15,7 @@ DATA_SUFFIXES = (".gz", ".npz", ".npy", "-ubyte", ".tar", ".pkl")
 
 @pytest.mark.parametrize("name", TOP_LEVEL)
 def test_layout_entry_exists(name):
-    """Is every top-level entry of DESIGN.md's layout there?"""
+    """Is every top-level entry of the documented layout there?"""
     assert (ROOT / name).exists(), f"{name} is missing from the repository root"
 
 
@@ -48,3 +48,12 @@ def test_no_dataset_files_are_tracked():
         pytest.skip("not a git checkout")
     bad = [f for f in tracked.stdout.splitlines() if f.endswith(DATA_SUFFIXES)]
     assert not bad, f"data files must not be committed: {bad}"
+
+
+def test_readme_names_every_registered_assignment():
+    """Does the README name every assignment of course.toml by its title?"""
+    from autograder import registry
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [a.title for a in registry.load().assignments.values() if a.title not in readme]
+    assert not missing, f"README.md does not name {missing}"

@@ -128,6 +128,21 @@ def test_written_answers_are_cleared_and_the_notebook_is_nbgrader_valid(assignme
         assert source.cells[index].source not in json.dumps(released)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("assignment", list(COURSE.assignments))
+def test_nbgrader_validate_passes_on_the_solution_notebook(assignment, real_data_dir):
+    """Does `nbgrader validate` run the solution notebook (FAST mode) and report success?"""
+    notebook = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+    env = {**os.environ, "DLCOURSE_FAST": "1", "DLCOURSE_DATA_DIR": str(real_data_dir),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(notebook)],
+                          cwd=notebook.parent, capture_output=True, text=True, env=env,
+                          timeout=540)
+    assert "Success! Your notebook passes all the tests." in done.stdout, (
+        done.stdout[-2000:] + done.stderr[-2000:])
+
+
 def test_solution_only_files_are_never_released(tmp_path):
     """Are files the registry marks solution-only (a trained model, TRAINING.md) left out?"""
     course_toml = (ROOT / "course.toml").read_text(encoding="utf-8")

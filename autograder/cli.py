@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib
 import io
 import os
 import platform
@@ -21,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from autograder import registry, render
+from autograder import registry, render, sandbox
 from autograder.hidden import read_manifest
 from autograder.registry import HIDDEN_CHECKS, HIDDEN_MANIFEST, PROJECT_ROOT, PUBLIC_CHECKS, Course
 from autograder.results import CheckResult, Results
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address-space limit of the student's process "
                             "(default: the assignment's worker policy in course.toml)")
     grade.add_argument("--course", default=str(registry.DEFAULT_REGISTRY), help=argparse.SUPPRESS)
+    grade.add_argument("--sandbox", default="auto", choices=sandbox.MODES,
+                       help="where student code runs: bwrap (bubblewrap), user (a dedicated "
+                            "unprivileged user, when root), none; auto picks the strongest")
+    grade.add_argument("--official", action="store_true",
+                       help="an official grading: refuse to run without a sandbox")
     grade.add_argument("--checks-filter", default=None, metavar="EXPR",
                        help="only run checks matching this pytest -k expression")
     grade.add_argument("--student", default=os.environ.get("GITHUB_REPOSITORY", ""),
@@ -126,8 +132,19 @@ def _extra_data(course: Course, files: list[Path], submission: Path, seed: int) 
     }
 
 
+def import_before_workers(assignments: list) -> None:
+    """Import what the trusted side will use, before any student code runs (a module planted
+    later where Python looks could otherwise be imported by a lazy import)."""
+    for name in dict.fromkeys(m for a in assignments for m in a.policy.grader_imports):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise GraderError(f"the grader needs {name}: {exc}") from None
+
+
 def run_checks(course: Course, files: list[Path], instructor_only: dict[str, list],
-               args: argparse.Namespace, results: Results, console: Console, out: Path) -> None:
+               args: argparse.Namespace, results: Results, console: Console, out: Path,
+               box: sandbox.Sandbox) -> None:
     """Run one pytest session over the check files; record every outcome in `results`."""
     import pytest  # the session below is the trusted side: pytest runs our checks only
 
@@ -143,7 +160,7 @@ def run_checks(course: Course, files: list[Path], instructor_only: dict[str, lis
         console.print(f"  {mark} {check.assignment} {check.number} {check.name}: "
                       f"{check.score:g}/{check.max_score:g}", highlight=False, markup=False)
 
-    plugin = GraderPlugin(course, Path(args.submission).resolve(), results, seed=args.seed,
+    plugin = GraderPlugin(course, Path(args.submission).resolve(), results, box, seed=args.seed,
                           memory_limit_gib=args.memory_limit, instructor_only=instructor_only,
                           on_start=started, on_result=finished,
                           save=lambda: results.write(out / "results.json"))
@@ -180,9 +197,14 @@ def grade(args: argparse.Namespace, console: Console) -> int:
                               "(pass --submission DIR, e.g. --submission assignments)")
         course = registry.load(Path(args.course))
         files, instructor_only = check_files(course, args.assignments)
+        box = sandbox.choose(args.sandbox, official=args.official)
+        if not box.isolated:
+            console.print(sandbox.UNSANDBOXED_NOTICE, style="yellow", soft_wrap=True)
         results.extra_data = _extra_data(course, files, submission.resolve(), args.seed)
-        run_checks(course, files, instructor_only, args, results, console, out)
-    except (GraderError, registry.RegistryError) as exc:
+        results.extra_data["sandbox"] = box.mode
+        import_before_workers(course.select(args.assignments))
+        run_checks(course, files, instructor_only, args, results, console, out, box)
+    except (GraderError, registry.RegistryError, sandbox.SandboxError) as exc:
         results.grader_error = str(exc)
     except Exception as exc:  # a bug in the grader must still leave valid results
         results.grader_error = f"internal error {type(exc).__name__}: {exc}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from autograder.proxy import (
 )
 from autograder.registry import HIDDEN_CHECKS, Assignment, Course, RegistryError
 from autograder.results import CheckResult, Results
+from autograder.sandbox import Sandbox, stage_code
 
 MARKERS = {
     "points(n)": "points a check is worth (required, n > 0)",
@@ -88,13 +90,15 @@ def _timeout_of(item: pytest.Item) -> float | None:
 class GraderPlugin:
     """Holds the results; everything it reads from student code arrives through a Worker."""
 
-    def __init__(self, course: Course, submission: Path, results: Results, seed: int = 0,
-                 memory_limit_gib: float | None = None,
+    def __init__(self, course: Course, submission: Path, results: Results, sandbox: Sandbox,
+                 seed: int = 0, memory_limit_gib: float | None = None,
                  instructor_only: dict[str, list[tuple[str, float]]] | None = None,
                  on_result: Callable[[CheckResult], None] | None = None,
                  on_start: Callable[[CheckResult], None] | None = None,
                  save: Callable[[], None] | None = None) -> None:
         self.course = course
+        self.sandbox = sandbox
+        self.code: Path | None = None  # the staged code workers import, made on first use
         self.submission = submission
         self.results = results
         self.grading_seed = seed
@@ -163,10 +167,12 @@ class GraderPlugin:
         assignment = check.assignment
         worker = self.workers.get(assignment.id)
         if worker is None:
+            if self.code is None:
+                self.code = stage_code(self.course.root / self.course.tasks_package)
             path = self.submission / assignment.id / assignment.module_file
             worker = Worker(path, assignment.module, assignment.policy,
-                            tasks_package=self.course.tasks_package,
-                            memory_limit_gib=self.memory_limit_gib)
+                            tasks_package=self.course.tasks_package, sandbox=self.sandbox,
+                            code=self.code, memory_limit_gib=self.memory_limit_gib)
             self.workers[assignment.id] = worker
         return StudentModule(worker, self.grading_seed)
 
@@ -222,6 +228,8 @@ class GraderPlugin:
     def pytest_sessionfinish(self) -> None:
         for worker in self.workers.values():
             worker.stop()
+        if self.code is not None:
+            shutil.rmtree(self.code, ignore_errors=True)
 
 
 _SCORE = pytest.StashKey[PartialScore]()

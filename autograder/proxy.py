@@ -16,8 +16,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from autograder.codec import UnsafeReply, decode_reply, encode
-from autograder.registry import PROJECT_ROOT, WorkerPolicy
+from autograder import processes
+from autograder.codec import UnsafeReply, decode_reply, encode_request
+from autograder.registry import WorkerPolicy
+from autograder.sandbox import Sandbox, make_readable
 
 MAX_REPLY_BYTES = 2**30  # the largest result a student's call may send back
 _OUTPUT_TAIL_BYTES = 4096
@@ -64,36 +66,57 @@ class StudentCrash(Exception):
         super().__init__(f"{brief}; last output:\n{output}" if output else brief)
 
 
-def _worker_environment(policy: WorkerPolicy) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(
-        PYTHONHASHSEED="0",
-        PYTHONDONTWRITEBYTECODE="1",  # nothing written into the submission folder
-        PYTHONUNBUFFERED="1",
-        MPLBACKEND="Agg",
-    )
-    env.update(policy.env)
-    return env
+def _worker_environment(policy: WorkerPolicy, tmp: str) -> dict[str, str]:
+    """An allow-list, never the grader's environment: no token or GITHUB_* reaches the worker."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": tmp,
+        "TMPDIR": tmp,
+        "MPLCONFIGDIR": tmp,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",  # nothing written next to the student's module
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        **policy.env,
+    }
+
+
+def _not_plain_files(folder: str, names: list[str]) -> list[str]:
+    """What the submission copy leaves out: hidden entries, caches, and anything that is not a
+    plain file or folder (a symbolic link could point at instructor files; a FIFO would hang)."""
+    skipped = []
+    for name in names:
+        path = Path(folder) / name
+        if (name.startswith(".") or name == "__pycache__" or path.is_symlink()
+                or not (path.is_file() or path.is_dir())):
+            skipped.append(name)
+    return skipped
 
 
 class Worker:
     """One worker process serving one student module; started lazily, restarted after a crash.
 
-    `policy` (from the registry) sets its environment, memory limit and seeding hooks;
-    `tasks_package` is the only package whose functions `student.run` may run in it.
+    It runs in `sandbox` on a private copy of the module's folder, importing only the staged
+    `code` (see sandbox.stage_code). `policy` (from the registry) sets its environment, memory
+    limit and seeding hooks; `tasks_package` is the only package whose functions
+    `student.run` may run in it.
     """
 
     def __init__(self, module_path: Path, module_name: str, policy: WorkerPolicy, *,
-                 tasks_package: str, memory_limit_gib: float | None = None) -> None:
+                 tasks_package: str, sandbox: Sandbox, code: Path,
+                 memory_limit_gib: float | None = None) -> None:
         self.module_path = Path(module_path).resolve()
         self.module_name = module_name
         self.policy = policy
         self.tasks_package = tasks_package
+        self.sandbox = sandbox
+        self.code = code
         self.memory_limit = int((memory_limit_gib or policy.memory_gib) * 2**30)
         self.process: subprocess.Popen | None = None
         self.seeded_by: object | None = None
         self.conn: Connection | None = None
-        self.workdir: str | None = None
+        self.workdir: Path | None = None
         self.output_bytes = 0
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
@@ -102,15 +125,21 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         ours, theirs = socket.socketpair()
-        self.workdir = tempfile.mkdtemp(prefix="autograder-worker-")
+        submission, tmp = self._prepare_folders()
+        code_in, submission_in, tmp_in = self.sandbox.paths(self.code, submission, tmp)
+        env = _worker_environment(self.policy, tmp_in)
+        argv = [sys.executable, "-s", "-P", "-c", _BOOT.format(root=code_in),
+                str(theirs.fileno()), f"{submission_in}/{self.module_path.name}",
+                self.module_name, str(self.memory_limit), self.tasks_package,
+                ",".join(self.policy.seed_hooks)]
+        ids = self.sandbox.user_ids()
         self.process = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-c", _BOOT.format(root=str(PROJECT_ROOT)),
-             str(theirs.fileno()), str(self.module_path), self.module_name,
-             str(self.memory_limit), self.tasks_package, ",".join(self.policy.seed_hooks)],
+            self.sandbox.command(argv, code=self.code, submission=submission, workdir=tmp,
+                                 env=env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),), cwd=self.workdir,
-            env=_worker_environment(self.policy),
-            start_new_session=True,
+            pass_fds=(theirs.fileno(),), cwd=tmp, env=env, start_new_session=True,
+            user=ids[0] if ids else None, group=ids[1] if ids else None,
+            extra_groups=[] if ids else None,
         )
         theirs.close()
         self.conn = Connection(ours.detach())
@@ -121,6 +150,28 @@ class Worker:
         self._drain = threading.Thread(target=self._drain_output, args=(self.process,),
                                        daemon=True)
         self._drain.start()
+
+    def _prepare_folders(self) -> tuple[Path, Path]:
+        """A fresh private copy of the module's folder (read-only for the worker) and a
+        working folder the worker may write (the sandbox user's in "user" mode)."""
+        self.workdir = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+        submission = self.workdir / "submission"
+        if self.module_path.parent.is_dir():
+            shutil.copytree(self.module_path.parent, submission, ignore=_not_plain_files)
+        else:
+            submission.mkdir()
+        tmp = self.workdir / "tmp"
+        tmp.mkdir()
+        make_readable(self.workdir)
+        ids = self.sandbox.user_ids()
+        if ids:
+            os.chown(tmp, *ids)
+            tmp.chmod(0o700)
+        return submission, tmp
+
+    def cpu_seconds(self) -> float:
+        """CPU time the worker's processes used so far, as the kernel counts it."""
+        return processes.cpu_seconds(self.process.pid) if self.process else 0.0
 
     def _drain_output(self, process: subprocess.Popen) -> None:
         # Keep only the tail: a flood of output costs pipe bandwidth, never memory.
@@ -135,12 +186,19 @@ class Worker:
         return b"".join(self._tail)[-_OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
 
     def stop(self) -> None:
-        """Kill the worker and everything it started (its own session), then clean up."""
+        """Kill the worker and everything it started, then clean up.
+
+        bwrap: its PID namespace dies with it; "user": every process of the sandbox user
+        (even one that left the worker's session); otherwise the worker's session.
+        """
         if self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            ids = self.sandbox.user_ids()
+            if ids:
+                processes.kill_user_processes(ids[0])
             self.process.wait()
             if self._drain is not None:
                 self._drain.join(timeout=5)
@@ -157,7 +215,7 @@ class Worker:
         if self.process is None:
             self.start()
         try:
-            self.conn.send_bytes(encode(message))
+            self.conn.send_bytes(encode_request(message))
             if timeout is not None and not self.conn.poll(timeout):
                 raise TimeoutError(f"{describe} did not finish within {timeout:g} s")
             data = self.conn.recv_bytes(MAX_REPLY_BYTES)
@@ -174,14 +232,14 @@ class Worker:
             self.stop()
             raise
         try:
-            return decode_reply(data)
+            return decode_reply(data, max_bytes=MAX_REPLY_BYTES)
         except UnsafeReply as exc:
             self.stop()
             raise StudentCrash(f"{describe}: {exc}") from None
 
     def _crashed(self, describe: str, cause: BaseException) -> tuple:
         try:
-            code = self.process.wait(timeout=5)
+            code = self.sandbox.exit_status(self.process.wait(timeout=5))
         except subprocess.TimeoutExpired:  # alive but closed its end of the socket
             code = None
         self.stop()

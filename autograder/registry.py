@@ -29,12 +29,14 @@ class RegistryError(Exception):
 
 @dataclass(frozen=True)
 class WorkerPolicy:
-    """How the worker of an assignment runs: memory limit, environment, seeding hooks."""
+    """How the worker of an assignment runs: memory limit, environment, seeding hooks; and
+    the modules the trusted side imports before any worker starts (`grader_imports`)."""
 
     name: str
     memory_gib: float
     env: dict[str, str]
     seed_hooks: tuple[str, ...]
+    grader_imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def _policy(name: str, table: dict[str, Any], path: Path) -> WorkerPolicy:
         memory_gib=float(_value(table, "memory_gib", int | float, path)),
         env=_strings(table.get("env", {}), f"policies.{name}.env", path),
         seed_hooks=tuple(table.get("seed_hooks", [])),
+        grader_imports=tuple(table.get("grader_imports", [])),
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from autograder.codec import decode_request, encode
+from autograder.codec import decode_request, encode_reply
 
 
 def _describe(exc: BaseException, student_file: str) -> dict[str, Any]:
@@ -146,11 +146,10 @@ def main() -> None:
             return
         reply = server.handle(request)
         try:
-            data = encode(reply)
-        except BaseException as exc:  # an unpicklable result
-            data = encode(("error", {
+            data = encode_reply(reply)
+        except BaseException as exc:  # a result the data-only format cannot hold
+            data = encode_reply(("error", {
                 "type": "TypeError", "mro": ["TypeError", "Exception"], "where": "",
-                "message": f"the result cannot be sent back to the grader ({exc}); "
-                           "return NumPy arrays, numbers, strings, lists, tuples or dicts",
+                "message": f"the result cannot be sent back to the grader ({exc})",
             }))
         conn.send_bytes(data)

@@ -1,138 +1,23 @@
-"""Unit tests of the grader's pieces: the codec between grader and worker, the failure messages,
-the renderers of the result model and the atomic write of results.json. No subprocess here."""
+"""Unit tests of the grader's pieces: the failure messages, the renderers of the result model
+and the atomic write of results.json (the wire format: test_codec.py). No subprocess here."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import pickle
 import threading
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import numpy as np
 import pytest
 from rich.console import Console
 
 from autograder import render, results
 from autograder.checks import CheckFailed
-from autograder.codec import UnsafeReply, decode_reply, encode
 from autograder.plugin import PartialScore, _failure_message, _printable
 from autograder.proxy import StudentCrash, StudentError
 from autograder.results import NOT_RUN, CheckResult, Results
-
-# -- codec -----------------------------------------------------------------------------------
-
-
-class _RunsCommand:
-    """Unpickling this would run a shell command (the classic pickle exploit)."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class _ObjectsFromRawMemory:
-    """Unpickling this asks NumPy for an object array over raw bytes (pointers from nowhere)."""
-
-    def __reduce__(self):
-        from numpy._core.numeric import _frombuffer
-
-        return (_frombuffer, (bytearray(16), np.dtype(object), (2,), "C"))
-
-
-@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
-def test_a_reply_that_would_call_os_system_is_refused_and_never_runs(protocol, tmp_path):
-    """Does the restricted unpickler refuse a reply naming os.system, at any pickle protocol and
-    nested in plain data, without running the command?"""
-    marker = tmp_path / "pwned"
-    for value in (_RunsCommand(marker), {"ok": [1, ("x", _RunsCommand(marker))]}):
-        with pytest.raises(UnsafeReply, match=r"values of type posix\.system cannot be returned"):
-            decode_reply(pickle.dumps(value, protocol=protocol))
-    assert not marker.exists()
-
-
-@pytest.mark.parametrize(("module", "name"), [
-    ("os", "system"), ("builtins", "eval"), ("builtins", "exec"), ("builtins", "getattr"),
-    ("builtins", "__import__"), ("subprocess", "Popen"), ("pickle", "loads"),
-    ("numpy", "load"), ("numpy.lib.npyio", "load"), ("numpy", "frombuffer"),
-    ("autograder.proxy", "Worker"), ("keras.saving", "load_model"),
-])
-def test_a_reply_naming_any_global_outside_the_allow_list_is_refused(module, name):
-    """Is every global that is not needed to rebuild arrays and plain data refused by name?"""
-    data = f"c{module}\n{name}\n(S'x'\ntR.".encode()  # protocol 0: GLOBAL, MARK, STRING, TUPLE
-    with pytest.raises(UnsafeReply, match=rf"values of type {module}\.{name} cannot be returned"):
-        decode_reply(data)
-
-
-@pytest.mark.parametrize("value", [
-    np.array([1, "a", None], dtype=object),
-    np.array([(1, None)], dtype=[("a", "i4"), ("b", "O")]),
-    [np.ones(2), np.array([{}], dtype=object)],
-    {"nested": (1, {"deeper": np.empty(3, dtype=object)})},
-], ids=["object", "structured-with-object", "in-a-list", "in-a-dict"])
-def test_object_arrays_are_refused_wherever_they_are(value):
-    """Are arrays of Python objects refused, alone or inside lists, tuples and dicts?"""
-    with pytest.raises(UnsafeReply, match="arrays of Python objects cannot be returned"):
-        decode_reply(encode(value))
-
-
-def test_an_object_array_over_raw_memory_is_refused():
-    """Does a forged request for an object array built from raw bytes end as UnsafeReply
-    (never a crash of the grader)?"""
-    with pytest.raises(UnsafeReply):
-        decode_reply(pickle.dumps(_ObjectsFromRawMemory(), protocol=5))
-
-
-def test_truncated_or_garbage_bytes_are_an_unsafe_reply():
-    """Are truncated and random bytes refused as UnsafeReply, not any other exception?"""
-    data = encode(np.arange(100.0))
-    for bad in (data[: len(data) // 2], b"", b"\x80\x05garbage", os.urandom(64)):
-        with pytest.raises(UnsafeReply):
-            decode_reply(bad)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", ">f4", "int8", "int64",
-                                   "uint16", "bool", "complex64", "datetime64[ns]", "U3"])
-@pytest.mark.parametrize("layout", ["0-d", "empty", "C", "transposed", "fortran", "strided"])
-def test_arrays_round_trip_with_their_dtype_and_shape(dtype, layout):
-    """Does an array come back equal, with the same dtype and shape, whatever its layout?"""
-    base = np.arange(24).reshape(2, 3, 4).astype(dtype)
-    array = {"0-d": base[0, 0, 0, ...], "empty": base[:0], "C": base,
-             "transposed": base.T, "fortran": np.asfortranarray(base),
-             "strided": base[:, ::2, 1:]}[layout]
-    want = array.dtype
-    if not (array.flags.c_contiguous or array.flags.f_contiguous):
-        want = want.newbyteorder("=")  # NumPy's own pickling copies these in native order
-    got = decode_reply(encode(array))
-    assert isinstance(got, np.ndarray)
-    assert got.dtype == want and got.shape == array.shape
-    np.testing.assert_array_equal(got, array)
-
-
-def test_plain_data_and_numpy_scalars_round_trip():
-    """Do plain Python values and NumPy scalars come back equal and of the same types?"""
-    value = {"list": [1, 2.5, None, True, "text", b"bytes", complex(1, 2)],
-             "tuple": (1, (2, 3)), "set": {1, 2}, "frozenset": frozenset({"a"}),
-             "slice": slice(1, 9, 2), "range": range(3), "bytearray": bytearray(b"xy"),
-             "scalars": [np.float32(1.5), np.int64(-3), np.bool_(True)]}
-    got = decode_reply(encode(value))
-    assert got == value
-    assert [type(s) for s in got["scalars"]] == [np.float32, np.int64, np.bool_]
-
-
-def test_a_large_float32_array_round_trips_intact():
-    """Does a 60,000 x 784 float32 array (Fashion-MNIST size) round-trip bit for bit?"""
-    array = np.arange(60_000 * 784, dtype=np.float32).reshape(60_000, 784) / 7
-    got = decode_reply(encode(array))
-    assert got.dtype == np.float32 and got.shape == (60_000, 784)
-    assert np.array_equal(got, array)
-
 
 # -- failure messages ------------------------------------------------------------------------
 

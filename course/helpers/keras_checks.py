@@ -8,6 +8,7 @@ lazily, so collecting the checks stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -270,15 +271,13 @@ def linear_credit(value: float, floor: float, target: float) -> float:
     return float(min(1.0, max(0.0, (value - floor) / (target - floor))))
 
 
-def charged_seconds(worker_seconds: float, trusted_seconds: float,
-                    overhead_allowance: float) -> float:
-    """Training time to charge against the budget.
-
-    The worker measures `train` alone, but it runs next to the student's code; the trusted
-    side measures the whole task (data loading, building, saving too). The charge is the
-    worker's figure, but never less than the trusted figure minus an allowance for the rest.
-    """
-    return max(float(worker_seconds), float(trusted_seconds) - overhead_allowance)
+def saved_model(data: Any, path: Path) -> Any:
+    """Write the `.keras` bytes a worker task returned to `path` and load them safely."""
+    if not isinstance(data, bytes):
+        raise CheckFailed(f"the grader expected a saved Keras model, got {type(data).__name__}",
+                          SAFE_MODEL_HINT)
+    path.write_bytes(data)
+    return load_model(path)
 
 
 def built_model(cache: dict, student: Any, folder: Any, builder: str, *args: Any,
@@ -288,9 +287,8 @@ def built_model(cache: dict, student: Any, folder: Any, builder: str, *args: Any
     folder: a callable returning a fresh directory (pytest's tmp_path_factory.mktemp).
     """
     def build() -> Any:
-        path = folder(builder) / "built.keras"
-        student.run(build_and_save, builder, str(path), *args, timeout=120, **kwargs)
-        return load_model(path)
+        data = student.run(build_and_save, builder, *args, timeout=120, **kwargs)
+        return saved_model(data, folder(builder) / "built.keras")
 
     key = (str(student.path), builder, repr(args), repr(sorted(kwargs.items())))
     return cached(cache, key, build)
@@ -301,22 +299,31 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
                   limit_seconds: float, overhead_allowance: float) -> dict[str, Any]:
     """`builder()` trained by the student's `train` in the worker, once per session.
 
-    Returns train_and_save's result plus charged_seconds and budget_seconds. A run longer
-    than limit_seconds is killed and fails with a message naming the budget.
+    The training data (the grader's preprocessing of all 60,000 images) crosses to the worker
+    by value. The time charged is the grader's own clock around the whole task, minus
+    `overhead_allowance` for sending the data, building and saving: nothing the worker says
+    about its time counts. Returns {"path" of the trained model here, "returned",
+    "returned_history", "charged_seconds", "budget_seconds"}. A run longer than
+    limit_seconds is killed and fails with a message naming the budget.
     """
     def train() -> dict[str, Any]:
-        path = folder(f"{builder}_trained") / "trained.keras"
+        x, y = load_split("train", channels_last=channels_last)
         try:
-            info = student.run(train_and_save, builder, str(path), channels_last=channels_last,
-                               seed=seed, timeout=limit_seconds)
+            info = student.run(train_and_save, builder, x, y, seed=seed, timeout=limit_seconds)
         except TimeoutError:
             raise CheckFailed(f"building and training the model did not finish within "
                               f"{limit_seconds:.0f} s (the training budget is "
                               f"{budget_seconds:.0f} s)",
                               "train for fewer epochs or use a larger batch size") from None
-        charged = charged_seconds(info["train_seconds"], student.last_call_seconds,
-                                  overhead_allowance)
-        return {**info, "charged_seconds": charged, "budget_seconds": budget_seconds}
+        if not isinstance(info, dict) or not isinstance(info.get("model"), bytes):
+            raise CheckFailed("the worker did not send back a trained model",
+                              "return the model from build_*() and train it in place")
+        path = folder(f"{builder}_trained") / "trained.keras"
+        path.write_bytes(info["model"])
+        charged = max(0.0, student.last_call_seconds - overhead_allowance)
+        return {"path": path, "returned": str(info.get("returned")),
+                "returned_history": info.get("returned_history") is True,
+                "charged_seconds": charged, "budget_seconds": budget_seconds}
 
     return cached(cache, (str(student.path), builder, seed), train)
 
@@ -378,14 +385,14 @@ def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channel
     Fails unless the loss (computed here, in inference mode) goes down and the accuracy on
     those images reaches min_accuracy. Returns a one-line summary for a passing check.
     """
-    where = folder(f"{builder}_small_batch")
-    before, after = where / "before.keras", where / "after.keras"
-    student.run(fit_small_batch_and_save, builder, str(before), str(after),
-                channels_last=channels_last, images=images, epochs=epochs,
-                batch_size=batch_size, seed=seed, timeout=240)
     x, y = load_split("train", channels_last=channels_last, limit=images)
-    _, loss_before = accuracy_and_loss(load_model(before), x, y)
-    accuracy, loss_after = accuracy_and_loss(load_model(after), x, y)
+    saved = student.run(fit_small_batch_and_save, builder, x, y, epochs=epochs,
+                        batch_size=batch_size, seed=seed, timeout=240)
+    if not (isinstance(saved, tuple) and len(saved) == 2):
+        raise CheckFailed("the worker did not send back the two saved models", hint)
+    where = folder(f"{builder}_small_batch")
+    _, loss_before = accuracy_and_loss(saved_model(saved[0], where / "before.keras"), x, y)
+    accuracy, loss_after = accuracy_and_loss(saved_model(saved[1], where / "after.keras"), x, y)
     done = f"after {epochs} epochs of model.fit on {images} training images"
     if not loss_after < loss_before:
         raise CheckFailed(f"{done} the cross-entropy should go down; it went from "
@@ -398,14 +405,20 @@ def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channel
 
 
 def accuracy_credit(info: dict[str, Any], *, channels_last: bool, floor: float,
-                         target: float, hint: str) -> tuple[float, str]:
+                    target: float, hint: str,
+                    check_model: Callable[[Any], None] | None = None) -> tuple[float, str]:
     """Test accuracy of a trained model, computed here on all 10,000 test images.
 
-    Returns (fraction of the points, message); fails (0 points) at or below the floor.
+    `check_model(model)` runs first on the very model that is evaluated (e.g. its parameter
+    budget), so a builder that returns one model when inspected and another when trained
+    gains nothing. Returns (fraction of the points, message); fails at or below the floor.
     """
     check_within_budget(info)
+    model = load_model(Path(info["path"]))
+    if check_model is not None:
+        check_model(model)
     x_test, y_test = _test_split(channels_last)
-    accuracy, _ = accuracy_and_loss(load_model(Path(info["path"])), x_test, y_test)
+    accuracy, _ = accuracy_and_loss(model, x_test, y_test)
     fraction = linear_credit(accuracy, floor, target)
     message = (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at {floor:.1%}, "
                f"full points at {target:.1%}); train() took {info['charged_seconds']:.0f} s "

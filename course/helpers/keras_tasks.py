@@ -1,21 +1,25 @@
 """Worker-side tasks of the Keras assignments: build, train and save a student's model.
 
 Each task is `task(module, *args, **kwargs)`, called by `student.run(task, ...)` with the
-student's module, inside the worker. Keras models cannot cross the pipe, so the tasks save
-them to `.keras` files; the checks load those files on the trusted side with `safe_mode=True`
-(`keras_checks.load_model`) and judge what the models compute there. The tasks report only
-plain numbers and paths. Keras is imported lazily.
+student's module, inside the (sandboxed) worker. The data comes from the trusted side by
+value: the worker reads no dataset. Keras models cannot cross the pipe, so the tasks save
+them to `.keras` files in the worker's own folder and return the files' bytes; the checks
+write them out and load them on the trusted side with `safe_mode=True`
+(`keras_checks.load_model`) and judge what the models compute there.
+
+These tasks run next to the student's code, which could replace them: nothing they report
+decides a score unless the trusted side can verify it (times are measured outside). Keras is
+imported lazily.
 """
 
 from __future__ import annotations
 
-import time
+import tempfile
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from course.helpers.fashion_data import load_split
 
 
 def seed_keras(seed: int) -> None:
@@ -26,25 +30,26 @@ def seed_keras(seed: int) -> None:
         sys.modules["keras"].utils.set_random_seed(seed)
 
 
-def save_model(model: Any, path: str) -> str:
-    """Check that `model` is a Keras model and save it to `path` (.keras)."""
+def model_bytes(model: Any) -> bytes:
+    """Check that `model` is a Keras model; the bytes of its `.keras` file."""
     import keras
 
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
-    model.save(path)
-    return path
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
 
 
-def build_and_save(module: Any, builder: str, path: str, *args: Any, **kwargs: Any) -> str:
-    """Call the student's `builder(*args, **kwargs)` and save the model it returns."""
-    return save_model(getattr(module, builder)(*args, **kwargs), path)
+def build_and_save(module: Any, builder: str, *args: Any, **kwargs: Any) -> bytes:
+    """Call the student's `builder(*args, **kwargs)`; the saved model it returns, as bytes."""
+    return model_bytes(getattr(module, builder)(*args, **kwargs))
 
 
-def fit_small_batch_and_save(module: ModuleType, builder: str, before_path: str,
-                             after_path: str, *, channels_last: bool, images: int,
-                             epochs: int, batch_size: int, seed: int) -> dict[str, Any]:
-    """Build a model, save it, fit it on the first `images` training images, save it again.
+def fit_small_batch_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarray, *,
+                             epochs: int, batch_size: int, seed: int) -> tuple[bytes, bytes]:
+    """Build a model and fit it on (x, y): the saved model before and after, as bytes.
 
     The fit uses the student's compile settings (optimizer, loss) and Keras' own `fit`, not the
     student's `train`, so the check sees whether the model can learn at all. After the fit,
@@ -54,16 +59,12 @@ def fit_small_batch_and_save(module: ModuleType, builder: str, before_path: str,
     """
     import keras
 
-    x, y = load_split("train", channels_last=channels_last, limit=images)
     keras.utils.set_random_seed(seed)
     model = getattr(module, builder)()
-    save_model(model, before_path)
-    start = time.perf_counter()
+    before = model_bytes(model)
     model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    seconds = time.perf_counter() - start
     recompute_batch_norm_statistics(model, x)
-    save_model(model, after_path)
-    return {"fit_seconds": seconds}
+    return before, model_bytes(model)
 
 
 def recompute_batch_norm_statistics(model: Any, x: np.ndarray) -> None:
@@ -92,21 +93,16 @@ def recompute_batch_norm_statistics(model: Any, x: np.ndarray) -> None:
             layer.momentum = momentum
 
 
-def train_and_save(module: ModuleType, builder: str, path: str, *, channels_last: bool,
+def train_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarray, *,
                    seed: int) -> dict[str, Any]:
-    """Build the student's model and train it with the student's `train` on all 60,000 images.
+    """Build the student's model and train it with the student's `train` on (x, y).
 
-    The data comes from the grader's reference preprocessing. Returns the saved model's path,
-    the wall time of `train` alone and the type name of what `train` returned.
+    Returns the trained model's bytes and the type name of what `train` returned.
     """
     import keras
 
-    x, y = load_split("train", channels_last=channels_last)
     keras.utils.set_random_seed(seed)  # the initial weights too
     model = getattr(module, builder)()
-    start = time.perf_counter()
     history = module.train(model, x, y, seed=seed)
-    seconds = time.perf_counter() - start
-    save_model(model, path)
-    return {"path": path, "train_seconds": seconds, "returned": type(history).__name__,
+    return {"model": model_bytes(model), "returned": type(history).__name__,
             "returned_history": isinstance(history, keras.callbacks.History)}

@@ -25,7 +25,7 @@ from rich.markup import escape
 from autograder import registry, render, sandbox
 from autograder.hidden import read_manifest
 from autograder.registry import HIDDEN_CHECKS, HIDDEN_MANIFEST, PROJECT_ROOT, PUBLIC_CHECKS, Course
-from autograder.results import CheckResult, Results
+from autograder.results import CheckResult, Results, write_report
 
 GRADING_INI = Path(__file__).resolve().parent / "grading.ini"
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_GRADER_ERROR = 0, 1, 2
@@ -227,9 +227,9 @@ def write_reports(results: Results, out: Path, student: str) -> None:
     """results.json last written after the final check is rewritten whole, then the renderings."""
     results.write(out / "results.json")
     report = render.markdown(results)
-    (out / "report.md").write_text(report, encoding="utf-8")
-    (out / "junit.xml").write_text(render.junit(results), encoding="utf-8")
-    (out / "gradebook.csv").write_text(render.gradebook_row(results, student), encoding="utf-8")
+    write_report(out / "report.md", report)
+    write_report(out / "junit.xml", render.junit(results))
+    write_report(out / "gradebook.csv", render.gradebook_row(results, student))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:

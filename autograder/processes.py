@@ -28,16 +28,22 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid`'s tree, including its reaped children's."""
-    total = 0
+    """CPU time of `pid`'s tree: every thread of every live process, to the nanosecond
+    (/proc/<pid>/task/<tid>/schedstat), plus the reaped children's (in clock ticks)."""
+    nanoseconds, ticks = 0, 0
     for process in descendants(pid):
         try:
             stat = Path(f"/proc/{process}/stat").read_text()
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
-        total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return total / _CLOCK_TICKS
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            try:
+                nanoseconds += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    return nanoseconds / 1e9 + ticks / _CLOCK_TICKS
 
 
 def kill_user_processes(uid: int) -> int:

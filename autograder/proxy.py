@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -126,22 +125,26 @@ class Worker:
     def start(self) -> None:
         ours, theirs = socket.socketpair()
         submission, tmp = self._prepare_folders()
-        code_in, submission_in, tmp_in = self.sandbox.paths(self.code, submission, tmp)
+        python, code_in, submission_in, tmp_in = self.sandbox.paths(self.code, submission, tmp)
         env = _worker_environment(self.policy, tmp_in)
-        argv = [sys.executable, "-s", "-P", "-c", _BOOT.format(root=code_in),
+        argv = [python, "-s", "-P", "-c", _BOOT.format(root=code_in),
                 str(theirs.fileno()), f"{submission_in}/{self.module_path.name}",
                 self.module_name, str(self.memory_limit), self.tasks_package,
                 ",".join(self.policy.seed_hooks)]
         ids = self.sandbox.user_ids()
-        self.process = subprocess.Popen(
-            self.sandbox.command(argv, code=self.code, submission=submission, workdir=tmp,
-                                 env=env),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),), cwd=tmp, env=env, start_new_session=True,
-            user=ids[0] if ids else None, group=ids[1] if ids else None,
-            extra_groups=[] if ids else None,
-        )
-        theirs.close()
+        command, args_fd = self.sandbox.hide_arguments(self.sandbox.command(
+            argv, code=self.code, submission=submission, workdir=tmp, env=env))
+        fds = (theirs.fileno(),) if args_fd is None else (theirs.fileno(), args_fd)
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, pass_fds=fds, cwd=tmp, env=env,
+                start_new_session=True, user=ids[0] if ids else None,
+                group=ids[1] if ids else None, extra_groups=[] if ids else None)
+        finally:
+            theirs.close()
+            if args_fd is not None:
+                os.close(args_fd)
         self.conn = Connection(ours.detach())
         self.seeded_by = None
         self.output_bytes = 0
@@ -268,6 +271,7 @@ class StudentModule:
         self._seed = seed
         self.path: Path = worker.module_path
         self.last_call_seconds: float = 0.0
+        self.last_call_cpu_seconds: float = 0.0
 
     def _request(self, message: tuple, describe: str, timeout: float | None) -> Any:
         if not self.path.is_file():
@@ -278,9 +282,10 @@ class StudentModule:
             # every check, and every restart after a crash, starts from the same seed
             self._worker.request(("seed", self._seed), "starting your code", timeout=120)
             self._worker.seeded_by = self
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), self._worker.cpu_seconds()
         reply = self._worker.request(message, describe, timeout)
         self.last_call_seconds = time.perf_counter() - start
+        self.last_call_cpu_seconds = self._worker.cpu_seconds() - cpu
         return _unwrap(reply, describe, self.path.name)
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:

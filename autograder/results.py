@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,13 +120,23 @@ class Results:
 
     def write(self, path: Path) -> None:
         """Write results.json atomically: a reader never sees a half-written file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, indent=2)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_report(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write `text` to `path` as a regular file the grader created, atomically.
+
+    Whatever else is at `path` (a folder, a link, a file someone else made) is replaced, so no
+    planted entry in the output folder can make the grader fail or write elsewhere.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)  # replaces a file or a symbolic link itself, never its target
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

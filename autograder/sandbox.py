@@ -23,7 +23,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 SANDBOX_USER = "autograder-worker"
 MODES = ("auto", "bwrap", "user", "none")
 CODE_INSIDE, SUBMISSION_INSIDE, TMP_INSIDE = "/grader", "/submission", "/tmp"
+VENV_INSIDE = "/venv"  # a virtual environment is mounted here: its real path names the repo
 # The engine modules the worker imports (nothing else of autograder/ is copied for it).
 WORKER_MODULES = ("__init__.py", "worker.py", "codec.py")
 # Libraries a student's module may import from the course, besides the virtual environment.
@@ -61,12 +61,24 @@ class Sandbox:
             return argv
         binds = ["--ro-bind", str(code), CODE_INSIDE, "--ro-bind", str(submission),
                  SUBMISSION_INSIDE]
-        for path in _python_roots():
-            binds += ["--ro-bind", path, path]
+        for outside, inside in _python_mounts().items():
+            binds += ["--ro-bind", outside, inside]
         env_args = [arg for name, value in env.items() for arg in ("--setenv", name, value)]
         return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
                 *env_args, *_system_binds(), *binds, "--tmpfs", TMP_INSIDE,
                 "--chdir", TMP_INSIDE, "--", *argv]
+
+    def hide_arguments(self, command: list[str]) -> tuple[list[str], int | None]:
+        """bubblewrap reads its options from a pipe (`--args FD`), so the sandbox's process 1
+        shows none of the grader's paths in /proc/1/cmdline, only the worker's command (inside
+        paths). Returns (command, FD to pass or None)."""
+        if self.mode != "bwrap":
+            return command, None
+        options, inner = command[1:command.index("--")], command[command.index("--"):]
+        read, write = os.pipe()
+        with os.fdopen(write, "wb") as pipe:  # a few KiB: well within the pipe's buffer
+            pipe.write(b"".join(arg.encode() + b"\0" for arg in options))
+        return [command[0], "--args", str(read), *inner], read
 
     def exit_status(self, code: int) -> int:
         """The worker's own exit status: bubblewrap reports death by signal n as 128 + n."""
@@ -74,11 +86,15 @@ class Sandbox:
             return -(code - 128)
         return code
 
-    def paths(self, code: Path, submission: Path, workdir: Path) -> tuple[str, str, str]:
-        """(code, submission, working directory) as the worker sees them."""
+    def paths(self, code: Path, submission: Path,
+              workdir: Path) -> tuple[str, str, str, str]:
+        """(python, code, submission, working directory) as the worker sees them."""
         if self.mode == "bwrap":
-            return CODE_INSIDE, SUBMISSION_INSIDE, TMP_INSIDE
-        return str(code), str(submission), str(workdir)
+            python = sys.executable
+            if sys.prefix != sys.base_prefix:
+                python = VENV_INSIDE + sys.executable.removeprefix(sys.prefix)
+            return python, CODE_INSIDE, SUBMISSION_INSIDE, TMP_INSIDE
+        return sys.executable, str(code), str(submission), str(workdir)
 
     def user_ids(self) -> tuple[int, int] | None:
         """(uid, gid) to run the worker as, in "user" mode."""
@@ -132,10 +148,15 @@ def _how_to_get(mode: str) -> str:
             f"{SANDBOX_USER} (useradd --system {SANDBOX_USER})")
 
 
-def _python_roots() -> list[str]:
-    """The folders holding this Python and its libraries (the base install and the venv)."""
-    roots = {sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"]}
-    return sorted(p for p in roots if not p.startswith("/usr/") and Path(p).is_dir())
+def _python_mounts() -> dict[str, str]:
+    """Outside path -> inside path of this Python: the base install where it is (the venv's
+    pyvenv.cfg names it), the virtual environment at /venv. Under /usr they are there already."""
+    mounts = {}
+    if not sys.base_prefix.startswith("/usr"):
+        mounts[sys.base_prefix] = sys.base_prefix
+    if sys.prefix != sys.base_prefix:
+        mounts[sys.prefix] = VENV_INSIDE
+    return mounts
 
 
 def _system_binds() -> list[str]:

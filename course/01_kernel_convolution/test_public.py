@@ -8,7 +8,6 @@ grading seed.
 from __future__ import annotations
 
 import ast
-import time
 from typing import Any
 
 import numpy as np
@@ -22,8 +21,13 @@ from course.helpers import array_tasks
 refs = sibling(__file__, "references")
 
 FORBIDDEN_MODULES = ("tensorflow", "keras", "scipy", "torch")
-SPEED_RATIO_LIMIT = 50.0  # a Python loop over pixels is hundreds of times slower
-SPEED_FLOOR_SECONDS = 0.05
+# The vectorisation check compares CPU time (the kernel's count, read from outside the
+# worker: load and a slowed worker do not change it) on many small images, where a Python loop
+# over images costs 15-25x a vectorised reference and a loop over pixels about 100x, while
+# im2col, einsum and per-kernel-offset solutions take 0.5-2x (measured on 2-core AMD EPYC).
+SPEED_INPUT, SPEED_KERNEL = (16384, 6, 6, 1), (3, 3, 1, 4)
+SPEED_RATIO_LIMIT = 8.0
+SPEED_REPEATS = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,9 +207,6 @@ def test_relu(student, seed):
 # Classic kernels
 # ---------------------------------------------------------------------------------------------
 
-SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-
-
 @pytest.mark.points(3)
 def test_classic_kernel_values(student):
     """box_blur, sharpen and sobel return the documented kernels."""
@@ -218,9 +219,9 @@ def test_classic_kernel_values(student):
     if not isinstance(kernels, tuple | list) or len(kernels) != 2:
         raise CheckFailed(f"sobel(): expected a tuple (gx, gy), got {type(kernels).__name__}",
                           hint="return gx, gy")
-    assert_close(kernels[0], SOBEL_X, atol=1e-12, what="sobel()[0] (gx)",
+    assert_close(kernels[0], refs.SOBEL_X, atol=1e-12, what="sobel()[0] (gx)",
                  hint="gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]: brighter to the right > 0")
-    assert_close(kernels[1], SOBEL_X.T, atol=1e-12, what="sobel()[1] (gy)",
+    assert_close(kernels[1], refs.SOBEL_X.T, atol=1e-12, what="sobel()[1] (gy)",
                  hint="gy is gx transposed: brighter downwards > 0")
 
 
@@ -235,7 +236,7 @@ def test_classic_kernel_effects(student, seed):
     step = np.zeros((5, 6))
     step[:, 3:] = 1.0  # dark left half, bright right half: a vertical edge
     gx, gy = student.sobel()
-    step_gx = refs.scipy_signal().correlate2d(step, SOBEL_X, mode="valid")
+    step_gx = refs.scipy_signal().correlate2d(step, refs.SOBEL_X, mode="valid")
     for name, kernel, want in [("gx", gx, step_gx),
                                ("gy", gy, np.zeros((3, 4)))]:
         assert_close(student.correlate2d(step, kernel), want, atol=1e-9,
@@ -245,8 +246,8 @@ def test_classic_kernel_effects(student, seed):
     rng = refs.case_rng(seed, 30)
     for image in [step, rng.standard_normal((9, 8)), rng.random((6, 12)).astype(np.float32)]:
         image64 = image.astype(np.float64)
-        want = np.hypot(refs.scipy_signal().correlate2d(image64, SOBEL_X, mode="valid"),
-                        refs.scipy_signal().correlate2d(image64, SOBEL_X.T, mode="valid"))
+        want = np.hypot(refs.scipy_signal().correlate2d(image64, refs.SOBEL_X, mode="valid"),
+                        refs.scipy_signal().correlate2d(image64, refs.SOBEL_X.T, mode="valid"))
         assert_close(student.edge_magnitude(image), want, atol=1e-5, rtol=1e-5,
                      what=f"edge_magnitude(image {image.shape} {image.dtype})",
                      hint="sqrt(gx**2 + gy**2) of the two valid Sobel correlations")
@@ -282,6 +283,11 @@ def test_float32_stays_float32(student, seed, score):
     for what, name, args, kwargs, dtype in calls:
         got = getattr(student, name)(*args, **kwargs)
         got_dtype = getattr(got, "dtype", type(got).__name__)
+        try:  # a dtype counts only with the right values: a stub of zeros earns nothing
+            refs.check_value(got, name, args, kwargs, what=what, hint="")
+        except CheckFailed:
+            wrong.append(f"{what} gave wrong values")
+            continue
         if got_dtype != np.dtype(dtype):
             wrong.append(f"{what} returned {got_dtype}, expected {np.dtype(dtype)}")
     if len(wrong) == len(calls):
@@ -312,12 +318,20 @@ def test_inputs_not_modified(student, seed):
         ("edge_magnitude", (arr(7, 8),), {}),
     ]
     for name, args, kwargs in calls:
-        changed = student.run(array_tasks.changed_arguments, name, *args, **kwargs)
+        got, after = student.run(array_tasks.call_and_return_inputs, name, *args, **kwargs)
+        shapes = ", ".join(f"{a.shape}" for a in args)
+        what = f"{name}(arrays {shapes}, {kwargs})"
+        # the result must be right too: a stub that touches nothing earns nothing
+        refs.check_value(got, name, args, kwargs, what=what,
+                         hint="first make the function compute the right values")
+        originals = {f"arg{i}": value for i, value in enumerate(args)} | kwargs
+        changed = [key for key, value in originals.items() if isinstance(value, np.ndarray)
+                   and not (isinstance(after.get(key), np.ndarray)
+                            and np.array_equal(after[key], value))]
         if changed:
-            shapes = ", ".join(f"{a.shape}" for a in args)
             raise CheckFailed(
-                f"{name}(arrays {shapes}, {kwargs}) modified its input(s) "
-                f"{', '.join(changed)} (arg0 is the first argument)",
+                f"{what} modified its input(s) {', '.join(changed)} (arg0 is the first "
+                "argument)",
                 hint="work on new arrays: no out=x, no x[...] = ..., no += on an input; "
                      "np.pad and np.maximum(x, 0) return new arrays")
 
@@ -364,18 +378,22 @@ def _invalid_calls() -> list[tuple[str, str, tuple, dict]]:
 
 
 @pytest.mark.points(3)
-def test_invalid_arguments_raise_value_error(student):
+def test_invalid_arguments_raise_value_error(student, seed):
     """Bad arguments raise ValueError (and good ones still work)."""
-    x, k = np.ones((2, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32)
-    # the given checks only count once the functions themselves work
-    student.correlate2d(np.ones((4, 4)), np.ones((3, 3)))
-    student.convolve2d(np.ones((4, 4)), np.ones((3, 3)))
-    student.output_size(5, 3)
-    student.conv2d(x, k, bias=np.ones(4, np.float32), stride=(1, 2), padding="same")
-    student.max_pool2d(x, pool_size=5)
-    student.avg_pool2d(x, pool_size=(2, 5))
-    student.box_blur(1)
-    student.edge_magnitude(np.ones((3, 3)))
+    rng = refs.case_rng(seed, 42)
+    x = rng.standard_normal((2, 5, 5, 2)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    image, kernel = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    # the argument checks only count once the functions themselves compute the right values
+    for name, args, kwargs in [
+            ("correlate2d", (image, kernel), {}), ("convolve2d", (image, kernel), {}),
+            ("conv2d", (x, k), {"bias": np.ones(4, np.float32), "stride": (1, 2),
+                                "padding": "same"}),
+            ("max_pool2d", (x,), {"pool_size": 5}), ("avg_pool2d", (x,), {"pool_size": (2, 5)}),
+            ("edge_magnitude", (rng.standard_normal((3, 3)),), {})]:
+        refs.check_value(getattr(student, name)(*args, **kwargs), name, args, kwargs,
+                         what=f"{name} with good arguments",
+                         hint="make the function compute the right values first")
     wrong = []
     for what, name, args, kwargs in _invalid_calls():
         try:
@@ -434,38 +452,27 @@ def test_numpy_only(student, seed):
                                "np.pad and np.tensordot are all you need")
 
 
-def _best_seconds(function: Any, repeats: int) -> float:
-    """The best of `repeats` timed calls after a warm-up: the least disturbed by other load."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 @pytest.mark.points(4)
 @pytest.mark.timeout(120)
 def test_conv2d_is_vectorised(student, seed):
-    """conv2d is vectorised: at most 50x slower than tf.nn.conv2d on a batch of 64 28x28 images."""
+    """conv2d is vectorised: at most 8x the CPU time of a NumPy reference on 16,384 images."""
     rng = refs.case_rng(seed, 51)
-    x = rng.random((64, 28, 28, 1), dtype=np.float32)
-    kernel = rng.standard_normal((3, 3, 1, 32)).astype(np.float32)
-    tf = refs.tf_module()
-    reference_seconds = _best_seconds(
-        lambda: tf.nn.conv2d(x, kernel, 1, "VALID").numpy(), repeats=9)
-    budget = max(SPEED_RATIO_LIMIT * reference_seconds, SPEED_FLOOR_SECONDS)
-    # timed inside the worker, so sending the arrays back and forth does not count
-    seconds, got = student.run(array_tasks.timed_call, "conv2d", (x, kernel), {}, repeats=5,
-                               budget_seconds=budget, timeout=100)
-    what = "conv2d(x (64, 28, 28, 1) float32, kernel (3, 3, 1, 32), padding='valid')"
-    assert_close(got, tf.nn.conv2d(x, kernel, 1, "VALID").numpy(), atol=refs.ATOL, rtol=refs.RTOL,
-                 what=what, hint=refs.HINT_CONV)
-    if seconds > budget:
+    x = rng.random(SPEED_INPUT, dtype=np.float32)
+    kernel = rng.standard_normal(SPEED_KERNEL).astype(np.float32)
+    want, reference_cpu = refs.reference_cpu_seconds(x, kernel, SPEED_REPEATS)
+    limit = SPEED_RATIO_LIMIT * reference_cpu
+    student_cpu = float("inf")
+    for _ in range(SPEED_REPEATS):
+        got = student.conv2d(x, kernel)
+        student_cpu = min(student_cpu, student.last_call_cpu_seconds)
+        if student_cpu > 3 * limit:  # a Python loop: one call says enough
+            break
+    what = (f"conv2d(x {SPEED_INPUT} float32, kernel {SPEED_KERNEL}, padding='valid')")
+    assert_close(got, want, atol=refs.ATOL, rtol=refs.RTOL, what=what, hint=refs.HINT_CONV)
+    if student_cpu > limit:
         raise CheckFailed(
-            f"{what} took {seconds * 1e3:.1f} ms vs "
-            f"{reference_seconds * 1e3:.2f} ms for tf.nn.conv2d: {seconds / reference_seconds:.0f}"
-            f"x slower; the limit is {SPEED_RATIO_LIMIT:g}x (or {SPEED_FLOOR_SECONDS * 1e3:g} ms)",
-            hint="no Python loop over pixels or images: gather all windows with "
+            f"{what} used {student_cpu * 1e3:.0f} ms of CPU time, "
+            f"{student_cpu / reference_cpu:.0f}x the {reference_cpu * 1e3:.0f} ms of a NumPy "
+            f"reference; the limit is {SPEED_RATIO_LIMIT:g}x",
+            hint="no Python loop over images or pixels: gather all windows with "
                  "sliding_window_view (im2col) and do one matrix product (np.tensordot or @)")

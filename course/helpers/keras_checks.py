@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from autograder.checks import CheckFailed, assert_close
-from course.helpers.array_tasks import changed_arguments
-from course.helpers.fashion_data import NUM_CLASSES, load_split
+from course.helpers.array_tasks import call_and_return_inputs
+from course.helpers.fashion_data import NUM_CLASSES, load_split, reference_preprocess
 from course.helpers.keras_tasks import build_and_save, fit_small_batch_and_save, train_and_save
 
 SAFE_MODEL_HINT = ("build the model from Keras' built-in layers only (no Lambda layers, "
@@ -347,18 +347,29 @@ def check_history_within_budget(info: dict[str, Any]) -> str:
             f"{info['budget_seconds']:.0f} s budget")
 
 
-def check_preprocess_leaves_inputs(student: Any, images: np.ndarray,
-                                   labels: np.ndarray) -> None:
-    """Fail unless the student's preprocess leaves its arguments as they were.
+def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.ndarray, *,
+                                   channels_last: bool) -> None:
+    """Fail unless the student's preprocess gives the right (x, y) and leaves its arguments as
+    they were.
 
-    Compared inside the worker: the arrays cross to it by value, so only there can a change
-    be seen.
+    The worker sends back the arguments as they are after the call (only there can a change
+    be seen); the values must be right too, so a stub that touches nothing earns nothing.
     """
-    changed = student.run(changed_arguments, "preprocess", images, labels)
-    names = {"arg0": "images", "arg1": "labels"}
+    result, after = student.run(call_and_return_inputs, "preprocess", images, labels)
+    want_x, want_y = reference_preprocess(images, labels, channels_last=channels_last)
+    hint = "first make preprocess return the right x and y (see the checks above)"
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        raise CheckFailed(f"preprocess should return a tuple (x, y), got "
+                          f"{type(result).__name__}", hint)
+    assert_close(result[0], want_x, atol=1e-6, what="x = preprocess(images, labels)[0]",
+                 hint=hint)
+    assert_close(result[1], want_y, atol=0, what="y = preprocess(images, labels)[1]", hint=hint)
+    originals = {"arg0": ("images", images), "arg1": ("labels", labels)}
+    changed = [name for key, (name, original) in originals.items()
+               if not (isinstance(after.get(key), np.ndarray)
+                       and np.array_equal(after[key], original))]
     if changed:
-        raise CheckFailed(f"preprocess modified its input(s): "
-                          f"{', '.join(names.get(c, c) for c in changed)}",
+        raise CheckFailed(f"preprocess modified its input(s): {', '.join(changed)}",
                           "work on a converted copy (astype returns a new array); never "
                           "assign into the arrays you are given")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -211,3 +212,47 @@ def test_a_grader_module_planted_in_the_working_folder_is_never_imported(tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PLANTED" not in done.stdout + done.stderr
     assert "Points 10/10" in done.stdout
+
+
+@pytest.fixture
+def sandbox_user():
+    """The unprivileged sandbox user, created when missing (root only), with this Python's
+    folders made traversable for the duration of the test (under /root they are not)."""
+    if os.geteuid() != 0:
+        pytest.skip("the 'user' sandbox needs the grader to run as root")
+    if not sandbox.user_mode_works():
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", sandbox.SANDBOX_USER], check=True)
+    changed = {}
+    for folder in [*Path(sys.executable).parents, *Path(sys.base_prefix).parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            changed[folder] = mode
+            folder.chmod(mode | 0o001)
+    try:
+        yield sandbox.SANDBOX_USER
+    finally:
+        for folder, mode in changed.items():
+            folder.chmod(mode)
+
+
+def test_the_user_sandbox_grades_and_keeps_instructor_files_out_of_reach(tmp_path,
+                                                                       sandbox_user):
+    """As Gradescope's fallback (root grader, unprivileged worker): does a correct submission
+    get full marks, and the stealing one 0 with no secret in its feedback?"""
+    correct = run_grader(SUBMISSIONS / "correct", tmp_path / "correct", ASSIGNMENT,
+                         "--sandbox", "user")
+    assert correct.returncode == 0 and correct.scores == (2.0, 3.0, 5.0), correct.stdout
+
+    def plant_solution(workdir: Path) -> None:
+        (workdir / "solutions" / ASSIGNMENT).mkdir(parents=True)
+        shutil.copyfile(SUBMISSIONS / "correct" / ASSIGNMENT / "fake.py",
+                        workdir / "solutions" / ASSIGNMENT / "fake.py")
+        workdir.chmod(0o700)  # instructor files unreadable by the sandbox user
+
+    grading, _ = _attack("steal_instructor_files", tmp_path / "steal", "--sandbox", "user",
+                         env={"SECRET_TOKEN": SECRET}, prepare=plant_solution)
+    assert grading.returncode == 0, grading.stdout
+    assert grading.scores == (0.0, 0.0, 0.0)
+    assert grading.results["extra_data"]["sandbox"] == "user"
+    assert SECRET not in "\n".join(t["output"] for t in grading.tests)

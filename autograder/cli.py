@@ -13,6 +13,7 @@ import importlib
 import io
 import os
 import platform
+import secrets
 import subprocess
 import sys
 import time
@@ -48,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where results.json, report.md, junit.xml, gradebook.csv go")
     grade.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
                        help="exit with 1 when the total is below PERCENT")
-    grade.add_argument("--seed", type=int, default=0, help="seed of every check (default 0)")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="seed of every check's inputs (default 0; with --official a fresh "
+                            "secret seed, recorded in results.json for regrades)")
     grade.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
                        help="address-space limit of the student's process "
                             "(default: the assignment's worker policy in course.toml)")
@@ -198,6 +201,8 @@ def grade(args: argparse.Namespace, console: Console) -> int:
         course = registry.load(Path(args.course))
         files, instructor_only = check_files(course, args.assignments)
         box = sandbox.choose(args.sandbox, official=args.official)
+        if args.seed is None:  # recorded answers to one grading's inputs do not transfer
+            args.seed = secrets.randbelow(2**31) if args.official else 0
         if not box.isolated:
             console.print(sandbox.UNSANDBOXED_NOTICE, style="yellow", soft_wrap=True)
         results.extra_data = _extra_data(course, files, submission.resolve(), args.seed)

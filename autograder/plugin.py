@@ -174,7 +174,7 @@ class GraderPlugin:
                             tasks_package=self.course.tasks_package, sandbox=self.sandbox,
                             code=self.code, memory_limit_gib=self.memory_limit_gib)
             self.workers[assignment.id] = worker
-        return StudentModule(worker, self.grading_seed)
+        return StudentModule(worker, self.grading_seed, check=check.result.number)
 
     @pytest.fixture
     def score(self, request: pytest.FixtureRequest) -> PartialScore:
@@ -237,6 +237,8 @@ _SCORE = pytest.StashKey[PartialScore]()
 
 def _failure_message(exc: BaseException | None, hidden: bool, timeout: float | None) -> str:
     """What the student reads when a check fails. Hidden checks never show inputs or values."""
+    if hidden:
+        return _hidden_failure(exc)
     if exc is None:
         return "failed"
     if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout"):
@@ -245,22 +247,28 @@ def _failure_message(exc: BaseException | None, hidden: bool, timeout: float | N
                 "(an infinite loop, or much slower than needed?)")
     if isinstance(exc, TimeoutError):
         return f"timed out: {exc}"
-    if isinstance(exc, CheckFailed):
-        if hidden:
-            return "hidden check failed." + (f" Hint: {exc.hint}" if exc.hint else "")
+    if isinstance(exc, StudentError) and exc.isinstance_of("NotImplementedError"):
+        return f"not implemented yet: {exc}"
+    if isinstance(exc, CheckFailed | StudentError | StudentImportError | StudentCrash):
         return str(exc)
-    if isinstance(exc, StudentError):
-        if hidden:
-            return f"hidden check failed: your code raised {exc.exc_type}"
-        if exc.isinstance_of("NotImplementedError"):
-            return f"not implemented yet: {exc}"
-        return str(exc)
-    if isinstance(exc, StudentCrash) and hidden:
-        return f"hidden check failed: {exc.brief}"  # the output tail may print the inputs
-    if isinstance(exc, StudentImportError | StudentCrash):
-        return str(exc)
-    if hidden:
-        return "hidden check failed."
     if isinstance(exc, AssertionError):
         return str(exc) or "assertion failed"
     return f"the check could not use your result: {type(exc).__name__}: {exc}"
+
+
+def _hidden_failure(exc: BaseException | None) -> str:
+    """A hidden check's failure in fixed words: nothing the student's code chose (exception
+    class names, messages, exit codes, output) can carry the check's inputs out."""
+    if isinstance(exc, CheckFailed):
+        return "hidden check failed." + (f" Hint: {exc.hint}" if exc.hint else "")
+    if isinstance(exc, TimeoutError) or (isinstance(exc, pytest.fail.Exception)
+                                         and str(exc).startswith("Timeout")):
+        return "hidden check failed: your code did not finish in time."
+    if isinstance(exc, StudentError):
+        return "hidden check failed: your code raised an exception."
+    if isinstance(exc, StudentCrash):
+        return ("hidden check failed: the process running your code stopped (a crash, "
+                "sys.exit or too much memory).")
+    if isinstance(exc, StudentImportError):
+        return "hidden check failed: your module could not be imported (see the visible checks)."
+    return "hidden check failed."

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,17 @@ from autograder.sandbox import Sandbox, make_readable
 
 MAX_REPLY_BYTES = 2**30  # the largest result a student's call may send back
 _OUTPUT_TAIL_BYTES = 4096
+_POLL_SECONDS = 0.05  # how often a waiting grader reads the worker's CPU time
+STARTUP_LIMITS_SECONDS = 120.0  # importing the student's module (and its libraries)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time limits of one request: CPU seconds the worker may use, and a wall-clock backstop
+    (None: no limit of that kind)."""
+
+    cpu: float | None
+    wall: float | None
 
 _BOOT = (
     "import sys; sys.path.insert(0, {root!r}); "
@@ -116,6 +128,7 @@ class Worker:
         self.seeded_by: object | None = None
         self.conn: Connection | None = None
         self.workdir: Path | None = None
+        self.hung: dict[str, str] = {}  # function -> where it hung, kept across restarts
         self.output_bytes = 0
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
@@ -213,15 +226,18 @@ class Worker:
         self.process = self.conn = self.workdir = self._drain = None
 
     # -- requests --------------------------------------------------------------------------
-    def request(self, message: tuple, describe: str, timeout: float | None = None) -> tuple:
-        """Send one request and wait for its reply; on any interruption the worker is killed."""
+    def request(self, message: tuple, describe: str, limits: Limits) -> tuple:
+        """Send one request and wait for its reply within `limits`; on any interruption (a
+        limit, pytest-timeout's signal, ^C) the worker is killed."""
         if self.process is None:
             self.start()
         try:
             self.conn.send_bytes(encode_request(message))
-            if timeout is not None and not self.conn.poll(timeout):
-                raise TimeoutError(f"{describe} did not finish within {timeout:g} s")
+            self._wait(describe, limits)
             data = self.conn.recv_bytes(MAX_REPLY_BYTES)
+        except TimeoutError:  # an OSError too, but the worker is alive: ours, not a crash
+            self.stop()
+            raise
         except OSError as exc:
             if not isinstance(exc, ConnectionError) and self.process.poll() is None:
                 # alive and connected: the reply was over the size limit
@@ -239,6 +255,18 @@ class Worker:
         except UnsafeReply as exc:
             self.stop()
             raise StudentCrash(f"{describe}: {exc}") from None
+
+    def _wait(self, describe: str, limits: Limits) -> None:
+        """Until the reply is ready: TimeoutError once the worker has used more CPU time than
+        allowed (a busy hang, whatever the load) or the wall-clock backstop has passed (a hang
+        that sleeps, or waits)."""
+        start, cpu = time.monotonic(), self.cpu_seconds()
+        while not self.conn.poll(_POLL_SECONDS):
+            if limits.cpu is not None and self.cpu_seconds() - cpu > limits.cpu:
+                raise TimeoutError(f"{describe} used more than {limits.cpu:g} s of CPU time "
+                                   "without returning")
+            if limits.wall is not None and time.monotonic() - start > limits.wall:
+                raise TimeoutError(f"{describe} did not return within {limits.wall:g} s")
 
     def _crashed(self, describe: str, cause: BaseException) -> tuple:
         try:
@@ -263,39 +291,71 @@ def _crash_message(describe: str, code: int | None) -> str:
     return f"the worker process running {describe} {how}"
 
 
-class StudentModule:
-    """A proxy for the submission's module: attribute calls run in the worker, by value."""
+_DEFAULT = object()  # "use the worker policy's limit"
 
-    def __init__(self, worker: Worker, seed: int) -> None:
+
+class StudentModule:
+    """A proxy for the submission's module: attribute calls run in the worker, by value.
+
+    Each call is limited in CPU time (the policy's `call_cpu_seconds` unless the check says
+    otherwise) with a wall-clock backstop (`call_wall_seconds`, or the check's `timeout`). A
+    function that hit a limit is not called again in this grading: later calls fail at once,
+    naming the check where it hung.
+    """
+
+    def __init__(self, worker: Worker, seed: int, check: str = "") -> None:
         self._worker = worker
         self._seed = seed
+        self._check = check
         self.path: Path = worker.module_path
         self.last_call_seconds: float = 0.0
         self.last_call_cpu_seconds: float = 0.0
 
-    def _request(self, message: tuple, describe: str, timeout: float | None) -> Any:
+    def _request(self, message: tuple, describe: str, function: str, limits: Limits) -> Any:
         if not self.path.is_file():
             raise StudentImportError(
                 f"{self.path.name} was not found in {self.path.parent}: "
                 "keep the file name and folder of the assignment")
+        if function in self._worker.hung:
+            raise TimeoutError(f"{function}() was not called: it did not return in "
+                               f"{self._worker.hung[function]}")
         if self._worker.process is None or self._worker.seeded_by is not self:
             # every check, and every restart after a crash, starts from the same seed
-            self._worker.request(("seed", self._seed), "starting your code", timeout=120)
+            startup = Limits(STARTUP_LIMITS_SECONDS, STARTUP_LIMITS_SECONDS)
+            self._worker.request(("seed", self._seed), "importing your code", startup)
             self._worker.seeded_by = self
         start, cpu = time.perf_counter(), self._worker.cpu_seconds()
-        reply = self._worker.request(message, describe, timeout)
+        try:
+            reply = self._worker.request(message, describe, limits)
+        except TimeoutError as exc:
+            self._worker.hung[function] = f"check {self._check} ({exc})"
+            raise
         self.last_call_seconds = time.perf_counter() - start
         self.last_call_cpu_seconds = self._worker.cpu_seconds() - cpu
         return _unwrap(reply, describe, self.path.name)
 
-    def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """Call the student's function `name`; the result crosses back by value."""
-        return self._request(("call", name, args, kwargs), f"{name}()", timeout)
+    def _limits(self, timeout: Any, cpu_timeout: Any) -> Limits:
+        policy = self._worker.policy
+        return Limits(policy.call_cpu_seconds if cpu_timeout is _DEFAULT else cpu_timeout,
+                      policy.call_wall_seconds if timeout is _DEFAULT else timeout)
 
-    def run(self, task: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """Run the trusted `task(module, *args, **kwargs)` inside the worker."""
+    def call(self, name: str, *args: Any, timeout: Any = _DEFAULT, cpu_timeout: Any = _DEFAULT,
+             **kwargs: Any) -> Any:
+        """Call the student's function `name`; the result crosses back by value."""
+        return self._request(("call", name, args, kwargs), f"{name}()", name,
+                             self._limits(timeout, cpu_timeout))
+
+    def run(self, task: Any, *args: Any, timeout: Any = _DEFAULT, cpu_timeout: Any = _DEFAULT,
+            **kwargs: Any) -> Any:
+        """Run the trusted `task(module, *args, **kwargs)` inside the worker.
+
+        By convention a task's first argument, when a string, names the student's function
+        it calls: a hang is remembered against that function.
+        """
         ref = f"{task.__module__}:{task.__qualname__}"
-        return self._request(("run", ref, args, kwargs), task.__name__, timeout)
+        function = args[0] if args and isinstance(args[0], str) else task.__name__
+        return self._request(("run", ref, args, kwargs), task.__name__, function,
+                             self._limits(timeout, cpu_timeout))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

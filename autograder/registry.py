@@ -37,6 +37,8 @@ class WorkerPolicy:
     env: dict[str, str]
     seed_hooks: tuple[str, ...]
     grader_imports: tuple[str, ...] = ()
+    call_cpu_seconds: float | None = None  # per call of the student's code (busy hangs)
+    call_wall_seconds: float | None = None  # per call: the backstop for hangs that sleep
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ def _policy(name: str, table: dict[str, Any], path: Path) -> WorkerPolicy:
         env=_strings(table.get("env", {}), f"policies.{name}.env", path),
         seed_hooks=tuple(table.get("seed_hooks", [])),
         grader_imports=tuple(table.get("grader_imports", [])),
+        call_cpu_seconds=_seconds(table, "call_cpu_seconds", path),
+        call_wall_seconds=_seconds(table, "call_wall_seconds", path),
     )
 
 
@@ -155,6 +159,15 @@ def _assignment(entry: dict[str, Any], policies: dict[str, WorkerPolicy],
         solution_only=tuple(entry.get("solution_only", [])),
         budgets={k: float(v) for k, v in entry.get("budgets", {}).items()},
     )
+
+
+def _seconds(table: dict[str, Any], key: str, path: Path) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise RegistryError(f"{path}: {key} must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

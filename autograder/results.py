@@ -57,7 +57,9 @@ class CheckResult:
             "max_score": self.max_score,
             "status": self.status,
             "output": self.output,
-            "visibility": "visible",
+            # Gradescope shows hidden checks after the due date: before it, repeated
+            # submissions could probe them
+            "visibility": "after_due_date" if self.hidden else "visible",
             "tags": tags,
         }
 

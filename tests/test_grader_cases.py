@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +33,7 @@ from grader_helpers import (
     run_grader,
     validate_reports,
     validate_results,
+    worker_processes_since,
 )
 
 # case: (add /2, scale /3, norm /5 hidden), a fragment of what the student reads.
@@ -45,8 +45,8 @@ CASES = {
     "syntax_error": ((0, 0, 0), "could not be imported: SyntaxError at fake.py:6"),
     "import_error": ((0, 0, 0), "could not be imported: RuntimeError at fake.py:5"),
     "missing": ((0, 0, 0), "fake.py was not found in"),  # the file was renamed fake_v2.py
-    # norm loops forever: its check times out (10 s) and the worker is killed
-    "infinite_loop": ((2, 3, 0), "timed out: your code did not finish within 10 s"),
+    # norm loops forever: after 2 s of CPU time its check fails and the worker is killed
+    "infinite_loop": ((2, 3, 0), "hidden check failed: your code did not finish in time."),
     "sys_exit_import": ((0, 0, 0), "SystemExit at fake.py:7 in <module>: sys.exit(0) was called"),
     "os_exit": ((2, 0, 5), "running scale() exited with code 0"),
     # 20 GB under the worker's 6 GiB address-space limit: a MemoryError in add only
@@ -65,8 +65,8 @@ CASES = {
     "self_sigkill": ((0, 3, 5), "running add() was killed by SIGKILL"),
     "self_sigterm": ((2, 0, 5), "running scale() was killed by SIGTERM"),
     # norm prints its inputs, then raises with them in the message / kills its worker
-    "leaky_error": ((2, 3, 0), "hidden check failed: your code raised ValueError"),
-    "leaky_crash": ((2, 3, 0), "hidden check failed: the worker process running norm() exited"),
+    "leaky_error": ((2, 3, 0), "hidden check failed: your code raised an exception."),
+    "leaky_crash": ((2, 3, 0), "hidden check failed: the process running your code stopped"),
     # add raises with Rich markup, ANSI codes, control characters and a lone surrogate
     "hostile_message": ((0, 3, 5), "ValueError: [/bold] [red]x[/red] red nul bs cr sur? end"),
     # warnings, stderr prints, logging and TF-style log lines at import and in every call
@@ -122,11 +122,11 @@ HIDDEN_FAILURES = ["wrong", "not_implemented", "infinite_loop", "leaky_error", "
 
 @pytest.mark.parametrize("case", HIDDEN_FAILURES)
 def test_hidden_check_failure_shows_neither_inputs_nor_the_students_message(case, graded):
-    """When the hidden check fails, does its output name only the exception type or the hint,
-    never its inputs, its expected values, or what the student printed or raised?"""
+    """When the hidden check fails, does its output give only fixed words or the hint, never
+    its inputs, its expected values, or what the student printed or raised?"""
     grading = graded(case)
     output = grading.tests[HIDDEN_INDEX]["output"]
-    assert output.startswith(("hidden check failed", "timed out")), output
+    assert output.startswith("hidden check failed"), output
     assert not re.search(r"\d\.\d", output), f"a number in the hidden output: {output!r}"
     x = _hidden_inputs()
     values = [*x.ravel(), *np.sqrt((x * x).sum(axis=1))]
@@ -250,26 +250,13 @@ def test_a_broken_check_file_is_a_grader_error(broken, tmp_path):
     validate_reports(grading)
 
 
-def _worker_pids(marker: str) -> list[int]:
-    """Pids of processes whose command line contains `marker` (a path unique to one test)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker in cmdline and "autograder.worker" in cmdline:
-                pids.append(int(entry.name))
-    return pids
-
-
 def test_results_stay_valid_when_the_grader_is_killed_half_way(tmp_path):
     """When the grader is SIGKILLed during the second check, is results.json valid JSON with
     the first check's credit and the others "did not run", and is its worker gone too?"""
     submission = tmp_path / "sub"
-    shutil.copytree(SUBMISSIONS / "slow", submission)  # a path unique to this test
+    shutil.copytree(SUBMISSIONS / "slow", submission)
     out = tmp_path / "out"
+    start = time.time()
     results = out / "results.json"
     proc = subprocess.Popen(grader_command(submission, out, ASSIGNMENT), cwd=ROOT,
                             env=grader_env(out), stdout=subprocess.DEVNULL,
@@ -295,12 +282,12 @@ def test_results_stay_valid_when_the_grader_is_killed_half_way(tmp_path):
         assert tests[0]["status"] == "passed"
         assert all(t["output"].startswith(NOT_RUN_PREFIX) for t in tests[1:]), tests
         deadline = time.monotonic() + 5
-        while _worker_pids(str(submission)) and time.monotonic() < deadline:
+        while worker_processes_since(start) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _worker_pids(str(submission)), "the worker outlived the killed grader"
+        assert not worker_processes_since(start), "the worker outlived the killed grader"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid in _worker_pids(str(submission)):  # only the worker this test started
+        for pid in worker_processes_since(start):  # only the worker this test started
             os.kill(pid, signal.SIGKILL)

@@ -26,6 +26,7 @@ from grader_helpers import (
     grader_env,
     run_grader,
     validate_reports,
+    worker_processes_since,
 )
 
 from autograder import sandbox
@@ -37,28 +38,6 @@ needs_bwrap = pytest.mark.skipif(
     reason="bubblewrap cannot run here (.ci/run installs it)")
 SECRET = "s3cr3t-token-4f9a"
 SEED = "424242"
-
-
-def _started_after(start: float) -> list[int]:
-    """Pids of bwrap or worker processes started after `start` (a time.time()) still alive."""
-    boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
-    ticks = os.sysconf("SC_CLK_TCK")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z":  # a zombie has ended
-            continue
-        started = boot + int(fields[19]) / ticks
-        if started >= start - 1 and ("autograder.worker" in cmdline or "bwrap" in cmdline
-                                     or "fake.py" in cmdline):
-            found.append(int(entry.name))
-    return found
 
 
 def _attack(case: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
@@ -75,7 +54,7 @@ def _attack(case: str, tmp_path: Path, *args: str, env: dict[str, str] | None = 
     grading = run_grader(submission, out, ASSIGNMENT, *args, cwd=workdir,
                          env={**grader_env(out), **(env or {})}, timeout=120)
     time.sleep(3)  # let anything left behind act
-    leftovers = _started_after(start)
+    leftovers = worker_processes_since(start)
     for pid in leftovers:
         os.kill(pid, 9)
     assert not leftovers, f"processes outlived the grading: {leftovers}"

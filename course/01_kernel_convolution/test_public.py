@@ -28,6 +28,7 @@ FORBIDDEN_MODULES = ("tensorflow", "keras", "scipy", "torch")
 SPEED_INPUT, SPEED_KERNEL = (16384, 6, 6, 1), (3, 3, 1, 4)
 SPEED_RATIO_LIMIT = 8.0
 SPEED_REPEATS = 3
+SPEED_CPU_TIMEOUT = 60.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +464,8 @@ def test_conv2d_is_vectorised(student, seed):
     limit = SPEED_RATIO_LIMIT * reference_cpu
     student_cpu = float("inf")
     for _ in range(SPEED_REPEATS):
-        got = student.conv2d(x, kernel)
+        # a loop over pixels may take seconds here: it fails below, and is not a hang
+        got = student.conv2d(x, kernel, cpu_timeout=SPEED_CPU_TIMEOUT)
         student_cpu = min(student_cpu, student.last_call_cpu_seconds)
         if student_cpu > 3 * limit:  # a Python loop: one call says enough
             break

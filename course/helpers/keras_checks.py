@@ -309,7 +309,8 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
     def train() -> dict[str, Any]:
         x, y = load_split("train", channels_last=channels_last)
         try:
-            info = student.run(train_and_save, builder, x, y, seed=seed, timeout=limit_seconds)
+            info = student.run(train_and_save, builder, x, y, seed=seed, timeout=limit_seconds,
+                               cpu_timeout=None)  # the budget is wall time
         except TimeoutError:
             raise CheckFailed(f"building and training the model did not finish within "
                               f"{limit_seconds:.0f} s (the training budget is "
@@ -398,7 +399,7 @@ def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channel
     """
     x, y = load_split("train", channels_last=channels_last, limit=images)
     saved = student.run(fit_small_batch_and_save, builder, x, y, epochs=epochs,
-                        batch_size=batch_size, seed=seed, timeout=240)
+                        batch_size=batch_size, seed=seed, timeout=240, cpu_timeout=None)
     if not (isinstance(saved, tuple) and len(saved) == 2):
         raise CheckFailed("the worker did not send back the two saved models", hint)
     where = folder(f"{builder}_small_batch")

@@ -110,3 +110,29 @@ def test_variant_patches_apply_to_the_current_solution():
     assert len(BUGGY.VARIANTS) >= 10
     for name in ALTERNATIVES:
         assert (VARIANTS_DIR / f"{name}.py").is_file()
+
+
+STUB_WRAPPER = '''
+
+def _zeros_like_the_result(function):
+    def stub(*args, **kwargs):
+        result = function(*args, **kwargs)  # argument checks and dtypes kept, values dropped
+        return np.zeros_like(result) if isinstance(result, np.ndarray) else result
+    return stub
+
+
+for _name in ("correlate2d", "convolve2d", "conv2d", "max_pool2d", "avg_pool2d", "relu",
+              "edge_magnitude"):
+    globals()[_name] = _zeros_like_the_result(globals()[_name])
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(GRADE_TIMEOUT_S + 60)
+def test_a_stub_of_zeros_earns_nothing_on_the_property_checks(tmp_path):
+    """Does a stub that keeps the argument checks and the dtypes but returns zeros earn
+    nothing on the dtype, inputs-unchanged and argument-error checks?"""
+    tests = grade(SOLUTION.read_text(encoding="utf-8") + STUB_WRAPPER, tmp_path)
+    for name in ("test_float32_stays_float32", "test_inputs_not_modified",
+                 "test_invalid_arguments_raise_value_error"):
+        assert tests[name]["score"] == 0, (name, tests[name]["output"])

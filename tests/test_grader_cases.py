@@ -67,6 +67,10 @@ CASES = {
     # norm prints its inputs, then raises with them in the message / kills its worker
     "leaky_error": ((2, 3, 0), "hidden check failed: your code raised an exception."),
     "leaky_crash": ((2, 3, 0), "hidden check failed: the process running your code stopped"),
+    # norm raises an exception whose class name holds its inputs
+    "leaky_names": ((2, 3, 0), "hidden check failed: your code raised an exception."),
+    # answers recorded at seed 0 (the default): full marks here, nothing with another seed
+    "recorded_answers": ((2, 3, 5), ""),
     # add raises with Rich markup, ANSI codes, control characters and a lone surrogate
     "hostile_message": ((0, 3, 5), "ValueError: [/bold] [red]x[/red] red nul bs cr sur? end"),
     # warnings, stderr prints, logging and TF-style log lines at import and in every call
@@ -117,6 +121,7 @@ def test_fake_submission_gets_its_exact_score(case, graded):
 
 # cases whose hidden check fails while running (not at import, which shows the import error)
 HIDDEN_FAILURES = ["wrong", "not_implemented", "infinite_loop", "leaky_error", "leaky_crash",
+                   "leaky_names",
                    "conftest_hack", "pytest_patch", "results_writer"]
 
 
@@ -291,3 +296,33 @@ def test_results_stay_valid_when_the_grader_is_killed_half_way(tmp_path):
             proc.wait()
         for pid in worker_processes_since(start):  # only the worker this test started
             os.kill(pid, signal.SIGKILL)
+
+
+def test_recorded_answers_earn_nothing_in_an_official_grading(tmp_path):
+    """Does a table of answers recorded at seed 0 (full marks at that seed) earn nothing in an
+    official grading, whose fresh secret seed is recorded in results.json for regrades?"""
+    grading = grade_case("recorded_answers", tmp_path, "--official")
+    assert grading.returncode == 0, grading.stdout
+    assert grading.scores == (0.0, 0.0, 0.0)
+    seed = grading.results["extra_data"]["seed"]
+    assert seed != 0
+    regrade = grade_case("correct", tmp_path / "regrade", "--seed", str(seed))
+    assert regrade.results["extra_data"]["seed"] == seed and regrade.scores == (2.0, 3.0, 5.0)
+
+
+def test_an_exit_code_chosen_by_the_code_does_not_reach_a_hidden_check(tmp_path):
+    """When norm ends its process with an exit code computed from its inputs, does the hidden
+    check's output stay in fixed words (no code, no number)?"""
+    submission = shutil.copytree(SUBMISSIONS / "leaky_names", tmp_path / "submission")
+    (submission / ASSIGNMENT / "exit.txt").write_text("exit with the input as the code")
+    grading = run_grader(submission, tmp_path / "out", ASSIGNMENT)
+    output = grading.tests[HIDDEN_INDEX]["output"]
+    assert output.startswith("hidden check failed: the process running your code stopped")
+    assert not re.search(r"\d", output), output
+
+
+def test_hidden_checks_are_shown_to_students_after_the_due_date(graded):
+    """Do results carry Gradescope's visibility: visible checks now, hidden ones after the
+    due date (so repeated submissions cannot probe them)?"""
+    grading = graded("correct")
+    assert [t["visibility"] for t in grading.tests] == ["visible", "visible", "after_due_date"]

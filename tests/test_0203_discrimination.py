@@ -195,6 +195,15 @@ VARIANTS = [
     # --- 03: performance
     Variant("cnn_train_ignores_data", CNN, MLP_FIT, NOISE_FIT,
             loses={"test_test_accuracy_after_training"}, checks_filter=PERFORMANCE),
+    # train() fits the test set it loads itself: the sandboxed worker has no dataset (and no
+    # network), so the load fails and both performance checks are lost
+    Variant("cnn_trains_on_the_test_set", CNN, MLP_FIT,
+            "from dlcourse.data import load_fashion_mnist\n\n"
+            "    (_, _), (test_images, test_labels) = load_fashion_mnist()\n"
+            "    x, y = preprocess(test_images, test_labels)\n    " + MLP_FIT,
+            loses={"test_train_returns_history_within_budget",
+                   "test_test_accuracy_after_training"},
+            checks_filter=PERFORMANCE),
     Variant("cnn_train_over_budget", CNN, MLP_FIT, SLEEPY_FIT,
             loses={"test_train_returns_history_within_budget",
                    "test_test_accuracy_after_training"},

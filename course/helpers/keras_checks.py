@@ -375,6 +375,16 @@ def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.
                           "assign into the arrays you are given")
 
 
+def check_parameter_budget(model: Any, budget: int, *, what: str) -> None:
+    """Fail when `model` has more parameters than `budget` (e.g. the model that was trained,
+    whatever the builder returned when it was inspected)."""
+    count = int(model.count_params())
+    if count > budget:
+        raise CheckFailed(f"{what} has {count:,} parameters; the budget is {budget:,}",
+                          "the builder must return the same model every time, within the "
+                          "parameter budget")
+
+
 def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str) -> None:
     """Fail unless the model maps x to one probability distribution per row (K = 10)."""
     probabilities = predict(model, x)

@@ -1,7 +1,7 @@
-"""`python -m autograder grade|release|student-repo ...`: the command line of the engine.
+"""`python -m autograder grade|release|student-repo|leaderboard ...`: the engine's command line.
 
 `grade` runs one pytest session over the checks the registry names, then writes the reports;
-`release` and `student-repo` are in release.py and export.py.
+`release`, `student-repo` and `leaderboard` are in release.py, export.py and leaderboard.py.
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (release, export):
         command.add_argument("--course", default=str(registry.DEFAULT_REGISTRY),
                              help=argparse.SUPPRESS)
+    board = sub.add_parser("leaderboard", help="rank results.json files: leaderboard.md, .html")
+    board.add_argument("results", nargs="+", metavar="RESULTS",
+                       help="results.json files, or folders holding one")
+    board.add_argument("--out", default=str(PROJECT_ROOT / "grading"),
+                       help="where leaderboard.md and leaderboard.html go")
+    board.add_argument("--title", default="Leaderboard", help="the page's title")
     return parser
 
 
@@ -244,6 +250,10 @@ def write_reports(results: Results, out: Path, student: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if args.command == "leaderboard":
+        from autograder import leaderboard
+
+        return leaderboard.main(args.results, args.out, args.title)
     if args.command != "grade":
         return _instructor_command(args, console)
     try:

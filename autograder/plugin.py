@@ -7,6 +7,7 @@ that never reports scores 0 with "did not run"), and records each outcome as it 
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 import shutil
@@ -55,6 +56,22 @@ class PartialScore:
             raise ValueError(f"score.set: fraction must be in [0, 1], got {fraction!r}")
         self.fraction = float(fraction)
         self.message = message
+
+
+class LeaderboardEntries:
+    """Columns of Gradescope's leaderboard for this grading: `leaderboard.add(name, value,
+    order)`, order "desc" when higher is better, "asc" when lower is."""
+
+    def __init__(self, results: Results) -> None:
+        self._results = results
+
+    def add(self, name: str, value: float, order: str = "desc") -> None:
+        if order not in ("asc", "desc"):
+            raise ValueError(f"leaderboard.add: order must be 'asc' or 'desc', got {order!r}")
+        if not (isinstance(value, numbers.Real) and math.isfinite(value)):
+            raise ValueError(f"leaderboard.add: value must be a finite number, got {value!r}")
+        self._results.leaderboard = [e for e in self._results.leaderboard if e["name"] != name]
+        self._results.leaderboard.append({"name": name, "value": float(value), "order": order})
 
 
 @dataclass
@@ -181,6 +198,12 @@ class GraderPlugin:
         partial = PartialScore()
         request.node.stash[_SCORE] = partial
         return partial
+
+    @pytest.fixture
+    def leaderboard(self) -> LeaderboardEntries:
+        """Columns of Gradescope's leaderboard (results.json): `leaderboard.add(name, value,
+        order)`."""
+        return LeaderboardEntries(self.results)
 
     @pytest.fixture
     def seed(self) -> int:

@@ -106,3 +106,16 @@ def train_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarra
     history = module.train(model, x, y, seed=seed)
     return {"model": model_bytes(model), "returned": type(history).__name__,
             "returned_history": isinstance(history, keras.callbacks.History)}
+
+
+def train_small_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarray, *,
+                         seed: int) -> tuple[bytes, bytes]:
+    """Build a model and train it with the student's own `train` on (x, y): the saved model
+    before and after, as bytes (a smoke run: does `train` run and learn at all?)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = getattr(module, builder)()
+    before = model_bytes(model)
+    module.train(model, x, y, seed=seed)
+    return before, model_bytes(model)

@@ -281,12 +281,15 @@ def _failure_message(exc: BaseException | None, hidden: bool, timeout: float | N
 
 def _hidden_failure(exc: BaseException | None) -> str:
     """A hidden check's failure in fixed words: nothing the student's code chose (exception
-    class names, messages, exit codes, output) can carry the check's inputs out."""
+    class names, messages, exit codes, output) can carry the check's inputs out; only which
+    of a few fixed outcomes happened."""
     if isinstance(exc, CheckFailed):
         return "hidden check failed." + (f" Hint: {exc.hint}" if exc.hint else "")
     if isinstance(exc, TimeoutError) or (isinstance(exc, pytest.fail.Exception)
                                          and str(exc).startswith("Timeout")):
         return "hidden check failed: your code did not finish in time."
+    if isinstance(exc, StudentError) and exc.isinstance_of("NotImplementedError"):
+        return "hidden check failed: not implemented yet (NotImplementedError)."
     if isinstance(exc, StudentError):
         return "hidden check failed: your code raised an exception."
     if isinstance(exc, StudentCrash):

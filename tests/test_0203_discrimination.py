@@ -109,10 +109,12 @@ OVER_BUDGET_ENV = {"AUTOGRADER_TIME_BUDGET_SCALE": "0.02"}  # budgets of 3.6 s a
 VARIANTS = [
     # --- 02: preprocessing
     Variant("mlp_no_scaling", MLP, "astype(np.float32) / np.float32(255.0)", "astype(np.float32)",
-            loses={"test_preprocess_scales_and_flattens"}),
+            # the inputs-unchanged check counts only with correct values (a stub earns nothing)
+            loses={"test_preprocess_scales_and_flattens",
+                   "test_preprocess_leaves_inputs_unchanged"}),
     Variant("mlp_wrong_one_hot", MLP, "to_categorical(labels, num_classes=NUM_CLASSES)",
             "to_categorical((labels + 1) % NUM_CLASSES, num_classes=NUM_CLASSES)",
-            loses={"test_preprocess_one_hot_labels"}),
+            loses={"test_preprocess_one_hot_labels", "test_preprocess_leaves_inputs_unchanged"}),
     Variant("mlp_modifies_input", MLP, "    x = images.reshape(",
             "    images[images > 127] = 255  # in place: the caller's array\n"
             "    x = images.reshape(",
@@ -153,14 +155,15 @@ VARIANTS = [
                   "test_test_accuracy_after_training": "performance points are lost"}),
     # --- 03: preprocessing
     Variant("cnn_no_scaling", CNN, "astype(np.float32) / np.float32(255.0)", "astype(np.float32)",
-            loses={"test_preprocess_values"}),
+            loses={"test_preprocess_values", "test_preprocess_leaves_inputs_unchanged"}),
     Variant("cnn_wrong_one_hot", CNN, "to_categorical(labels, num_classes=NUM_CLASSES)",
             "to_categorical((labels + 1) % NUM_CLASSES, num_classes=NUM_CLASSES)",
-            loses={"test_preprocess_values"}),
+            loses={"test_preprocess_values", "test_preprocess_leaves_inputs_unchanged"}),
     Variant("cnn_no_channel_axis", CNN,
             "np.expand_dims(images.astype(np.float32) / np.float32(255.0), axis=-1)",
             "images.astype(np.float32) / np.float32(255.0)",
-            loses={"test_preprocess_shapes_and_dtypes", "test_preprocess_values"}),
+            loses={"test_preprocess_shapes_and_dtypes", "test_preprocess_values",
+                   "test_preprocess_leaves_inputs_unchanged"}),
     # --- 03: structure
     Variant("cnn_simple_softmax_missing", CNN,
             'keras.layers.Dense(NUM_CLASSES, activation="softmax"),',

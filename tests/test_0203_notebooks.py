@@ -1,4 +1,4 @@
-"""Do the 02 and 03 notebooks run headless (their release is tested in test_release.py)?
+"""Do the 02, 03 and 04 notebooks run headless (their release is tested in test_release.py)?
 
 The notebooks run with DLCOURSE_FAST=1: 2,000 training and 1,000 test images, one epoch of
 model.fit per model (see the notebooks' Setup section), so each takes well under a minute.
@@ -14,12 +14,17 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = {"02_mlp_baseline": "mlp", "03_fashion_cnn": "cnn"}
+NOTEBOOKS = {"02_mlp_baseline": "mlp", "03_fashion_cnn": "cnn", "04_cifar10_challenge": "challenge"}
+REFERENCE_MODEL = ROOT / "solutions" / "04_cifar10_challenge" / "submission" / "model.keras"
 # Figures each notebook draws: 02 samples, curves, confusion matrix, mistakes; 03 the same with
 # two sets of curves, plus filters, the input image and its feature maps.
-FIGURES = {"02_mlp_baseline": 4, "03_fashion_cnn": 8}
+# 04: samples, augmentation, curves, per-class accuracy, confusion matrix, mistakes, and the
+# comparison with the submitted model when there is one.
+FIGURES = {"02_mlp_baseline": 4, "03_fashion_cnn": 8,
+           "04_cifar10_challenge": 7 if REFERENCE_MODEL.is_file() else 6}
 # A line each notebook prints at its end: the test accuracy (02), the comparison table (03).
-EXPECTED_TEXT = {"02_mlp_baseline": "test accuracy", "03_fashion_cnn": "| your CNN"}
+EXPECTED_TEXT = {"02_mlp_baseline": "test accuracy", "03_fashion_cnn": "| your CNN",
+                 "04_cifar10_challenge": "baseline test accuracy"}
 CELL_TIMEOUT_S = 300
 RUN_LIMIT_S = 240  # FAST mode takes well under a minute; full training would take many
 

@@ -23,12 +23,17 @@ MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
 # Where Keras' built-in layers, ops, initializers, regularizers, constraints, losses,
 # optimizers, metrics, dtype policies and models are serialised from.
 ALLOWED_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
-                   "keras.constraints", "keras.losses", "keras.optimizers", "keras.metrics",
+                   "keras.constraints", "keras.losses", "keras.optimizers",
+                   "keras.optimizers.schedules", "keras.metrics",
                    "keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.math",
                    "keras.src.ops.core", "keras.src.models.functional",
                    "keras.src.models.sequential", "keras.models")
 # Built-in all the same, but they run code or load other files: never in a submission.
-REFUSED_CLASSES = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+REFUSED_CLASSES = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer",
+                   "__lambda__"}
+# Values Keras writes without a module (tensors, arrays, slices): data, not classes.
+PLAIN_VALUES = {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__slice__",
+                "__ellipsis__", "__typespec__"}
 HINT = ("build the model from Keras' built-in layers and ops only (no Lambda layer, no class "
         "or function of your own), then save it with model.save('submission/model.keras')")
 
@@ -72,9 +77,11 @@ def _refusal(node: dict[str, Any]) -> list[str]:
     name, module = node.get("class_name"), node.get("module")
     registered = node.get("registered_name")
     if name in REFUSED_CLASSES:
-        return [f"a {name} layer (it runs code of its own when loaded)"]
+        return [f"a {name.strip('_')} layer (it runs code of its own when loaded)"]
     if registered not in (None, name):
         return [f"the registered custom object {registered!r}"]
+    if module is None and name not in PLAIN_VALUES:
+        return [f"{name} with no module (a class of your own?)"]
     if module is not None and module not in ALLOWED_MODULES:
         return [f"{name} from {module!r} (not one of Keras' built-in modules)"]
     return []

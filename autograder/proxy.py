@@ -146,7 +146,7 @@ class Worker:
                 ",".join(self.policy.seed_hooks)]
         ids = self.sandbox.user_ids()
         command, args_fd = self.sandbox.hide_arguments(self.sandbox.command(
-            argv, code=self.code, submission=submission, workdir=tmp, env=env))
+            argv, code=self.code, submission=submission, env=env))
         fds = (theirs.fileno(),) if args_fd is None else (theirs.fileno(), args_fd)
         try:
             self.process = subprocess.Popen(

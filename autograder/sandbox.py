@@ -54,7 +54,7 @@ class Sandbox:
     def isolated(self) -> bool:
         return self.mode != "none"
 
-    def command(self, argv: list[str], *, code: Path, submission: Path, workdir: Path,
+    def command(self, argv: list[str], *, code: Path, submission: Path,
                 env: dict[str, str]) -> list[str]:
         """`argv` (paths given as inside paths) wrapped to run in this sandbox."""
         if self.mode != "bwrap":

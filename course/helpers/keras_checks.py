@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograder.checks import CheckFailed, assert_close
+from course.helpers import keras_archive
 from course.helpers.array_tasks import call_and_return_inputs
 from course.helpers.fashion_data import NUM_CLASSES, load_split, reference_preprocess
 from course.helpers.keras_tasks import build_and_save, fit_small_batch_and_save, train_and_save
@@ -160,7 +161,8 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
 
 
 def load_model(path: str | Path) -> Any:
-    """Load a model the worker saved, refusing anything that could run code when loaded.
+    """Load a model the worker saved, refusing anything that could run code when loaded: its
+    config.json is allow-listed first (keras_archive), then Keras loads it in safe mode.
 
     One expected Keras warning is silenced: an unbuilt optimizer's variables were not
     restored, and the grader never resumes training.
@@ -169,6 +171,7 @@ def load_model(path: str | Path) -> Any:
 
     import keras
 
+    keras_archive.check_safe(Path(path))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         try:

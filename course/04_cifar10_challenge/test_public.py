@@ -181,9 +181,11 @@ def test_test_accuracy(student, score, leaderboard):
     keras_checks.check_parameter_budget(model, PARAMETER_BUDGET, what="the submitted model")
     _, (x_test, y_test) = _cifar10()
     start = time.perf_counter()
-    accuracy, _ = keras_checks.accuracy_and_loss(model, x_test.astype(np.float32),
-                                                 _one_hot(y_test))
+    # Keras' own predict compiles the model once: for one large model it is about 40% faster
+    # than the plain calls of keras_checks.predict (made for the many small models of 02/03)
+    probabilities = model.predict(x_test.astype(np.float32), batch_size=500, verbose=0)
     milliseconds = 1000 * (time.perf_counter() - start) / len(x_test)
+    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y_test.reshape(-1)))
     leaderboard.add("Accuracy", round(accuracy, 4), "desc")
     leaderboard.add("Parameters", model.count_params(), "asc")
     leaderboard.add("ms per image", round(milliseconds, 3), "asc")

@@ -5,7 +5,7 @@ call):
 
 1. Start from the baseline: `build_baseline` is the course's seed network (three Conv2D ->
    MaxPooling2D stages, a Dense layer, a softmax) and `train_baseline` fits it for a few
-   epochs. It reaches about 70% test accuracy.
+   epochs. It reaches about 68% test accuracy in about a minute on a 2-core CPU.
 2. Build your model: `build_model` returns a compiled network that takes raw pixels,
    normalises them itself and outputs class probabilities, with at most PARAMETER_BUDGET
    parameters, built from Keras' own layers only.
@@ -29,7 +29,6 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
@@ -143,6 +142,12 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
     """
     keras.utils.set_random_seed(seed)
     history = None
+    # TODO: fit the model and keep a History (model.fit returns one). Set any weights that
+    # need the data first. Ideas that pay off: random translations by a few pixels and
+    # mirror images (new ones every epoch), label smoothing (CategoricalCrossentropy with
+    # one-hot labels), a learning rate that rises then falls at every batch, and an average
+    # of the weights over the last steps (the optimizer's use_ema). Count the batches
+    # yourself: reading model.optimizer.iterations at every batch slows training down.
     # YOUR CODE HERE
     raise NotImplementedError()
     return history

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autograder import sandbox  # noqa: E402
 from autograder.proxy import StudentModule, Worker  # noqa: E402
 from autograder.registry import WorkerPolicy  # noqa: E402
 
@@ -156,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         module = Path(tmp) / "bench.py"
         module.write_text(BENCH_MODULE)
+        # the sandbox gradings use (bubblewrap where it runs), and the code it stages
+        code = sandbox.stage_code(ROOT / "course")
         worker = Worker(module, "bench", WorkerPolicy("bench", 6.0, {}, ()),
-                        tasks_package="course")
+                        tasks_package="course", sandbox=sandbox.choose(), code=code)
         try:
             student = StudentModule(worker, seed=0)
             start = time.perf_counter()
@@ -169,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_transfer(student, args.repeat)
         finally:
             worker.stop()
+            shutil.rmtree(code, ignore_errors=True)
     bench_end_to_end(args.repeat)
     return 1 if args.strict and per_1000 >= TARGET_SECONDS_PER_1000_CALLS else 0
 

@@ -8,15 +8,19 @@ import numpy as np
 
 
 class CheckFailed(AssertionError):
-    """A check's verdict: `message` says what was expected and got, `hint` what to try.
+    """A check's verdict: `message` says what was expected and got, `hint` what to try, and
+    `diagnosis` (optional) which known bug the result matches, shown first.
 
-    Hidden checks show only the hint, so put nothing about the inputs in it.
+    Hidden checks show only the diagnosis and the hint, so put nothing about the inputs in
+    either.
     """
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", diagnosis: str = "") -> None:
         self.message = message
         self.hint = hint
-        super().__init__(f"{message}\nHint: {hint}" if hint else message)
+        self.diagnosis = diagnosis
+        text = f"{diagnosis}\n{message}" if diagnosis else message
+        super().__init__(f"{text}\nHint: {hint}" if hint else text)
 
 
 def max_abs_error(got: np.ndarray, want: np.ndarray) -> float:

@@ -31,6 +31,8 @@ from autograder.sandbox import Sandbox, stage_code
 
 MARKERS = {
     "points(n)": "points a check is worth (required, n > 0)",
+    "requires(*names)": "earlier checks of the same assignment this one builds on (by function "
+                        "name): when they failed, its failure says to fix them first",
 }
 _MESSAGE_LIMIT = 2000
 _ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
@@ -79,6 +81,7 @@ class _Check:
     result: CheckResult
     assignment: Assignment
     timeout: float | None
+    requires: tuple[str, ...] = ()  # node ids of the checks it builds on
 
 
 def _title(item: pytest.Item) -> str:
@@ -97,6 +100,21 @@ def _points_of(item: pytest.Item) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
         raise pytest.UsageError(f"{item.nodeid}: points must be a number > 0, got {value!r}")
     return float(value)
+
+
+def _function_name(item: pytest.Item) -> str:
+    return getattr(item, "originalname", item.name)
+
+
+def _required_names(item: pytest.Item) -> list[str]:
+    names: list[str] = []
+    for marker in item.iter_markers("requires"):
+        if not marker.args or marker.kwargs or not all(
+                isinstance(name, str) and name for name in marker.args):
+            raise pytest.UsageError(f"{item.nodeid}: requires takes check function names, "
+                                    f"got {marker}")
+        names += marker.args
+    return names
 
 
 def _timeout_of(item: pytest.Item) -> float | None:
@@ -127,11 +145,16 @@ class GraderPlugin:
         self.checks: dict[str, _Check] = {}
         self.workers: dict[str, Worker] = {}
         self.error: str | None = None
+        # every check collected, before -k deselection: (check folder, function name)
+        self.collected: set[tuple[Path, str]] = set()
 
     # -- collection ------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
         for signature, help_text in MARKERS.items():
             config.addinivalue_line("markers", f"{signature}: {help_text}")
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.collected.add((item.path.parent, _function_name(item)))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -160,7 +183,8 @@ class GraderPlugin:
             result = CheckResult(assignment=assignment.id, name=_title(item), number=number,
                                  max_score=_points_of(item),
                                  hidden=item.path.name == HIDDEN_CHECKS)
-            checks[item.nodeid] = _Check(result, assignment, _timeout_of(item))
+            checks[item.nodeid] = _Check(result, assignment, _timeout_of(item),
+                                         self._requires(item, items, checks))
         # All or nothing: a bad marker leaves no partial list of checks (and max score).
         self.checks.update(checks)
         expected = [c.result for c in checks.values()]
@@ -170,6 +194,23 @@ class GraderPlugin:
                     assignment_id, title, self._next_number(assignment_id, expected), points))
         expected.sort(key=lambda r: tuple(int(part) for part in r.number.split(".")))
         self.results.tests.extend(expected)
+
+    def _requires(self, item: pytest.Item, items: list[pytest.Item],
+                  earlier: dict[str, _Check]) -> tuple[str, ...]:
+        """Node ids of the checks `item` requires. A name that is no check of its assignment
+        (a typo) or not an earlier check is an error; a check deselected by -k is left out."""
+        found = []
+        for name in _required_names(item):
+            if (item.path.parent, name) not in self.collected:
+                raise pytest.UsageError(f"{item.nodeid}: requires {name!r}, but no check of "
+                                        f"{item.path.parent.name} has that name")
+            same = [other.nodeid for other in items if other.path.parent == item.path.parent
+                    and _function_name(other) == name]
+            if any(nodeid not in earlier for nodeid in same):
+                raise pytest.UsageError(f"{item.nodeid}: requires {name!r}, which must be an "
+                                        "earlier check")
+            found += same
+        return tuple(found)
 
     def _next_number(self, assignment_id: str, so_far: list[CheckResult]) -> str:
         """"<assignment's place in the registry>.<check's place in it>", e.g. "1.7"."""
@@ -243,10 +284,21 @@ class GraderPlugin:
             result.output = f"did not run: {reason}"
         else:
             exc = call.excinfo.value if call.excinfo else None
-            result.output = _failure_message(exc, result.hidden, check.timeout)
+            result.output = self._fix_first(check) + _failure_message(exc, result.hidden,
+                                                                      check.timeout)
         result.output = _printable(result.output)[:_MESSAGE_LIMIT]
         self.save()
         self.on_result(result)
+
+    def _fix_first(self, check: _Check) -> str:
+        """"Fix 1.5 <title> first ..." naming the failed checks this one builds on, or ""."""
+        failed = [self.checks[nodeid].result for nodeid in check.requires
+                  if self.checks[nodeid].result.status != "passed"]
+        if not failed:
+            return ""
+        named = " and ".join(f"{r.number} \"{r.name}\"" for r in failed)
+        them = "them" if len(failed) > 1 else "it"
+        return f"Fix {named} first: this check builds on {them}.\n"
 
     def pytest_sessionfinish(self) -> None:
         for worker in self.workers.values():
@@ -283,8 +335,9 @@ def _hidden_failure(exc: BaseException | None) -> str:
     """A hidden check's failure in fixed words: nothing the student's code chose (exception
     class names, messages, exit codes, output) can carry the check's inputs out; only which
     of a few fixed outcomes happened."""
-    if isinstance(exc, CheckFailed):
-        return "hidden check failed." + (f" Hint: {exc.hint}" if exc.hint else "")
+    if isinstance(exc, CheckFailed):  # a diagnosis and a hint are the check's fixed words
+        return ("hidden check failed." + (f" {exc.diagnosis}" if exc.diagnosis else "")
+                + (f" Hint: {exc.hint}" if exc.hint else ""))
     if isinstance(exc, TimeoutError) or (isinstance(exc, pytest.fail.Exception)
                                          and str(exc).startswith("Timeout")):
         return "hidden check failed: your code did not finish in time."

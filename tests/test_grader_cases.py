@@ -233,6 +233,14 @@ BROKEN_CHECKS = {
                           "@pytest.mark.hiden\n@pytest.mark.points(3)\n",
                           "'hiden' not found in `markers`"),
     "syntax error": ("def test_add(", "def test_add((", "could not be loaded"),
+    # a misspelt prerequisite must not silently disable the "fix ... first" feedback
+    "an unknown prerequisite": ("@pytest.mark.points(3)\n",
+                                "@pytest.mark.requires('test_ad')\n@pytest.mark.points(3)\n",
+                                "test_scale: requires 'test_ad', but no check of 99_fake has "
+                                "that name"),
+    "a later prerequisite": ("@pytest.mark.points(2)\n",
+                             "@pytest.mark.requires('test_scale')\n@pytest.mark.points(2)\n",
+                             "test_add: requires 'test_scale', which must be an earlier check"),
 }
 
 
@@ -326,3 +334,38 @@ def test_hidden_checks_are_shown_to_students_after_the_due_date(graded):
     due date (so repeated submissions cannot probe them)?"""
     grading = graded("correct")
     assert [t["visibility"] for t in grading.tests] == ["visible", "visible", "after_due_date"]
+
+
+def _fake_course_where_scale_requires_add(folder):
+    """A copy of the fake course whose scale check declares @pytest.mark.requires("test_add")."""
+    course = folder / "course.toml"
+    shutil.copyfile(FAKE_COURSE, course)
+    checks = shutil.copytree(FAKE_CHECKS, folder / "course" / ASSIGNMENT)
+    source = (checks / "test_public.py").read_text()
+    marker = "@pytest.mark.points(3)\n"
+    assert source.count(marker) == 1
+    (checks / "test_public.py").write_text(
+        source.replace(marker, "@pytest.mark.requires('test_add')\n" + marker))
+    return course
+
+
+@pytest.mark.parametrize(("case", "scores", "fix_first"), [
+    ("not_implemented", (0, 0, 0), True),   # add failed: scale's failure says to fix it first
+    ("correct", (2, 3, 5), False),          # nothing failed: no prefix, the same points
+    ("self_sigterm", (2, 0, 5), False),     # add passed: scale's failure is its own
+])
+def test_a_check_whose_prerequisite_failed_says_fix_it_first(case, scores, fix_first,
+                                                             tmp_path):
+    """Does a failing check whose declared prerequisite failed start with "Fix 1.1 <title>
+    first", keeping its own message, while scores stay what they are without the marker?"""
+    course = _fake_course_where_scale_requires_add(tmp_path)
+    grading = run_grader(SUBMISSIONS / case, tmp_path / "out", ASSIGNMENT, course=course)
+    assert grading.returncode == 0, grading.stdout
+    assert grading.scores == scores
+    add, scale = grading.tests[0], grading.tests[1]
+    prefix = f'Fix {add["number"]} "{add["name"]}" first: this check builds on it.\n'
+    assert scale["output"].startswith(prefix) == fix_first, scale["output"]
+    if fix_first:
+        assert "not implemented yet: scale() raised NotImplementedError" in scale["output"]
+    assert not add["output"].startswith("Fix"), "a check with no prerequisite has no prefix"
+    validate_reports(grading)

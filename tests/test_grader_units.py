@@ -54,6 +54,18 @@ def test_visible_failures_say_what_was_expected_and_got():
         "norm() raised ValueError: bad (at fake.py:3 in norm)")
 
 
+def test_a_diagnosis_comes_first_and_hidden_checks_show_it_without_the_inputs():
+    """Does a check's diagnosis (the bug its result matches, fixed words) come first in a
+    visible failure, and appear with the hint, not the message, in a hidden one?"""
+    failed = CheckFailed("norm(x (4, 3)): expected 0.123, got 4.56", hint="take the sqrt",
+                         diagnosis="Your norm equals the sum of squares.")
+    assert _failure_message(failed, False, 10) == (
+        "Your norm equals the sum of squares.\nnorm(x (4, 3)): expected 0.123, got 4.56\n"
+        "Hint: take the sqrt")
+    assert _failure_message(failed, True, 10) == (
+        "hidden check failed. Your norm equals the sum of squares. Hint: take the sqrt")
+
+
 def test_printable_removes_what_breaks_reports_and_keeps_the_text():
     """Are ANSI codes, control characters and lone surrogates removed, tabs and newlines and
     Rich-markup-like text kept?"""

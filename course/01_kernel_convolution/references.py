@@ -16,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from autograder.checks import assert_close
+from autograder.checks import CheckFailed, assert_close
+from autograder.proxy import StudentError
+from course import sibling
+from course.helpers.diagnosis import assert_close_or_diagnose
+
+bugs = sibling(__file__, "bugs")
 
 ATOL, RTOL = 1e-4, 1e-4  # float32 sums of up to ~100 products; errors are ~1e-6
 ATOL_64 = 1e-8           # float64 images
@@ -109,13 +114,99 @@ def describe_conv(case: dict[str, Any]) -> str:
             f"bias {bias}, stride={case['stride']!r}, padding={case['padding']!r})")
 
 
+def _conv_call(student: Any, case: dict[str, Any], hint: str) -> None:
+    """Fail (CheckFailed, naming a catalogued bug where one matches) unless the student's
+    conv2d gives Keras' result on `case`."""
+    kwargs = {"bias": case["bias"], "stride": case["stride"], "padding": case["padding"]}
+    got = student.conv2d(case["x"], case["kernel"], **kwargs)
+    want = ref_conv2d(case["x"], case["kernel"], case["bias"], case["stride"], case["padding"])
+    assert_close_or_diagnose(got, want, bugs.CONV2D, (case["x"], case["kernel"]), kwargs,
+                             atol=ATOL, rtol=RTOL, what=describe_conv(case), hint=hint)
+
+
 def check_conv_cases(student: Any, cases: list[dict[str, Any]], hint: str) -> None:
+    """Each case against Keras' Conv2D. A failure no catalogued bug explains (wrong values,
+    a wrong shape or an exception) is localised: the student's conv2d is called again on the
+    case with one property simplified at a time (odd 'same' padding, a non-square kernel, the
+    stride, the bias, the channels, the batch), and the first simplification it gets right is
+    named."""
     for case in cases:
-        got = student.conv2d(case["x"], case["kernel"], bias=case["bias"],
-                             stride=case["stride"], padding=case["padding"])
-        want = ref_conv2d(case["x"], case["kernel"], case["bias"], case["stride"],
-                          case["padding"])
-        assert_close(got, want, atol=ATOL, rtol=RTOL, what=describe_conv(case), hint=hint)
+        try:
+            _conv_call(student, case, hint)
+        except (CheckFailed, StudentError) as failure:
+            if isinstance(failure, CheckFailed) and failure.diagnosis or \
+                    isinstance(failure, StudentError) and \
+                    failure.isinstance_of("NotImplementedError"):
+                raise
+            found = localise_conv_failure(student, case)
+            if found is None:
+                raise
+            message = failure.message if isinstance(failure, CheckFailed) else str(failure)
+            raise CheckFailed(message, hint=found[1], diagnosis=found[0]) from None
+
+
+def _probes(case: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+    """(simplified case, what the student reads, fix) for every property `case` has."""
+    x, kernel, stride = case["x"], case["kernel"], case["stride"]
+    kh, kw = kernel.shape[:2]
+    probes = []
+    if case["padding"] == "same":
+        odd = [bugs.same_pads(x.shape[axis], kernel.shape[axis - 1], s) % 2
+               for axis, s in zip((1, 2), bugs.pair(stride), strict=True)]
+        if any(odd):
+            shape = (kh + odd[0], kw + odd[1], *kernel.shape[2:])
+            grown = np.random.default_rng(0).standard_normal(shape).astype(kernel.dtype)
+            probes.append((case | {"kernel": grown},
+                           "conv2d fails here but is right on the same input when 'same' "
+                           "padding adds an even number of zeros: the extra zero of an odd "
+                           "pad_total is misplaced or missing.",
+                           "pad_before = pad_total // 2 and pad_after = pad_total - pad_before "
+                           "(the extra zero goes at the bottom/right)"))
+    if kh != kw:
+        side = min(kh, kw)
+        probes.append((case | {"kernel": kernel[:side, :side]},
+                       "conv2d fails with this non-square kernel but is right with a square "
+                       "one: kh and kw are swapped somewhere.",
+                       "the kernel is (kh, kw, C_in, C_out): windows of kh rows by kw columns, "
+                       "sliding_window_view(x, (kh, kw), axis=(1, 2))"))
+    if bugs.pair(stride) != (1, 1):
+        probes.append((case | {"stride": 1},
+                       "conv2d fails with this stride but is right on the same input with "
+                       "stride 1: the stride is misapplied.",
+                       "windows start at rows 0, stride_h, 2 * stride_h, ...; H_out = "
+                       "output_size(H, kh, stride_h, padding)"))
+    if case["bias"] is not None:
+        probes.append((case | {"bias": None},
+                       "conv2d fails with a bias but is right without one: the bias is added "
+                       "wrongly.",
+                       "bias has shape (C_out,): out += bias broadcasts along the last "
+                       "(channel) axis"))
+    if x.shape[3] > 1:
+        probes.append((case | {"x": x[..., :1], "kernel": kernel[:, :, :1]},
+                       "conv2d fails with several input channels but is right with one: the "
+                       "input channels are combined wrongly.",
+                       "sum over u, v and every input channel d, with windows and kernel "
+                       "flattened in the same (kh, kw, C_in) order"))
+    if x.shape[0] > 1:
+        probes.append((case | {"x": x[:1]},
+                       "conv2d fails on a batch but is right on its first image alone: the "
+                       "batch axis is mixed up.",
+                       "every image of x (N, H, W, C_in) is independent: keep N as the first "
+                       "axis"))
+    return probes
+
+
+def localise_conv_failure(student: Any, case: dict[str, Any]) -> tuple[str, str] | None:
+    """(what the student reads, fix) of the first simplification of a failing `case` that the
+    student's conv2d gets right, or None. Runs only after a failure, so correct code never
+    sees it; an error in a probe only means that probe is not right."""
+    for probe, says, fix in _probes(case):
+        try:
+            _conv_call(student, probe, "")
+        except (CheckFailed, StudentError):
+            continue
+        return says, fix
+    return None
 
 
 def check_pool_cases(student: Any, kind: str, cases: list[tuple], hint: str) -> None:
@@ -123,8 +214,11 @@ def check_pool_cases(student: Any, kind: str, cases: list[tuple], hint: str) -> 
     for x, pool_size, stride in cases:
         got = getattr(student, name)(x, pool_size=pool_size, stride=stride)
         want = ref_pool(kind, x, pool_size, stride)
-        assert_close(got, want, atol=1e-6, rtol=1e-6, hint=hint,
-                     what=f"{name}(x {x.shape}, pool_size={pool_size!r}, stride={stride!r})")
+        catalogue = bugs.MAX_POOL2D if kind == "max" else bugs.AVG_POOL2D
+        assert_close_or_diagnose(
+            got, want, catalogue, (x,), {"pool_size": pool_size, "stride": stride},
+            atol=1e-6, rtol=1e-6, hint=hint,
+            what=f"{name}(x {x.shape}, pool_size={pool_size!r}, stride={stride!r})")
 
 
 def check_2d_cases(student: Any, name: str, cases: list[tuple[np.ndarray, np.ndarray]],
@@ -133,8 +227,10 @@ def check_2d_cases(student: Any, name: str, cases: list[tuple[np.ndarray, np.nda
     for image, kernel in cases:
         got = getattr(student, name)(image, kernel)
         want = reference(image, kernel, mode="valid")
-        assert_close(got, want, atol=ATOL_64, rtol=1e-10, hint=hint,
-                     what=f"{name}(image {image.shape}, kernel {kernel.shape})")
+        catalogue = bugs.CORRELATE2D if name == "correlate2d" else bugs.CONVOLVE2D
+        assert_close_or_diagnose(got, want, catalogue, (image, kernel), {}, atol=ATOL_64,
+                                 rtol=1e-10, hint=hint,
+                                 what=f"{name}(image {image.shape}, kernel {kernel.shape})")
 
 
 def random_2d_cases(rng: np.random.Generator,
@@ -186,6 +282,12 @@ def reference(name: str, *args: Any, **kwargs: Any) -> Any:
         image = np.asarray(args[0], np.float64)
         return np.hypot(scipy_signal().correlate2d(image, SOBEL_X, mode="valid"),
                         scipy_signal().correlate2d(image, SOBEL_X.T, mode="valid"))
+    if name == "box_blur":
+        return np.full((args[0], args[0]), 1.0 / args[0] ** 2)
+    if name == "sharpen":
+        return np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
+    if name == "sobel":
+        return SOBEL_X, SOBEL_X.T
     raise ValueError(f"no reference for {name}")
 
 

@@ -31,6 +31,8 @@ def random_conv_cases(rng: np.random.Generator, count: int) -> list[dict[str, An
     return cases
 
 
+@pytest.mark.requires("test_conv2d_channels_and_batch", "test_conv2d_strides",
+                      "test_conv2d_same_padding", "test_conv2d_bias")
 @pytest.mark.points(4)
 def test_hidden_conv2d_random(student, seed):
     """conv2d on random shapes, strides, paddings and channel counts (hidden cases)."""
@@ -39,6 +41,7 @@ def test_hidden_conv2d_random(student, seed):
                      "non-square kernels, several channels and images")
 
 
+@pytest.mark.requires("test_max_pool2d_matches_keras", "test_avg_pool2d_matches_keras")
 @pytest.mark.points(2)
 def test_hidden_pooling_random(student, seed):
     """max_pool2d and avg_pool2d on random shapes, windows and strides (hidden cases)."""
@@ -58,6 +61,7 @@ def test_hidden_pooling_random(student, seed):
     refs.check_pool_cases(student, "avg", cases, hint)
 
 
+@pytest.mark.requires("test_correlate2d_matches_scipy", "test_convolve2d_matches_scipy")
 @pytest.mark.points(2)
 def test_hidden_correlate_convolve_random(student, seed):
     """correlate2d and convolve2d on random shapes (hidden cases)."""

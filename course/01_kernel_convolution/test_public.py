@@ -17,8 +17,10 @@ from autograder.checks import CheckFailed, assert_close
 from autograder.proxy import StudentError
 from course import sibling
 from course.helpers import array_tasks
+from course.helpers.diagnosis import assert_close_or_diagnose
 
 refs = sibling(__file__, "references")
+bugs = sibling(__file__, "bugs")
 
 FORBIDDEN_MODULES = ("tensorflow", "keras", "scipy", "torch")
 # The vectorisation check compares CPU time (the kernel's count, read from outside the
@@ -42,6 +44,7 @@ def test_correlate2d_matches_scipy(student, seed):
     refs.check_2d_cases(student, "correlate2d", cases, refs.HINT_CORRELATE)
 
 
+@pytest.mark.requires("test_correlate2d_matches_scipy")
 @pytest.mark.points(5)
 def test_convolve2d_matches_scipy(student, seed):
     """convolve2d equals scipy.signal.convolve2d(mode="valid") (the kernel flipped)."""
@@ -49,6 +52,7 @@ def test_convolve2d_matches_scipy(student, seed):
     refs.check_2d_cases(student, "convolve2d", cases, refs.HINT_CONVOLVE)
 
 
+@pytest.mark.requires("test_correlate2d_matches_scipy", "test_convolve2d_matches_scipy")
 @pytest.mark.points(3)
 def test_correlate2d_and_convolve2d_edge_cases(student, seed):
     """correlate2d and convolve2d handle 1x1 kernels, kernels as large as the image, thin images."""
@@ -65,6 +69,7 @@ def test_output_size_matches_tensorflow(student):
     """output_size gives TensorFlow's output length for valid and same padding and any stride."""
     wrong = []
     total = 0
+    answers: dict[tuple[int, int, int, str], Any] = {}
     for padding in ("valid", "same"):
         for size in (1, 2, 5, 7, 8, 28):
             for kernel_size in (1, 2, 3, 4, 5):
@@ -74,6 +79,7 @@ def test_output_size_matches_tensorflow(student):
                     total += 1
                     want = refs.ref_output_size(size, kernel_size, stride, padding)
                     got = student.output_size(size, kernel_size, stride=stride, padding=padding)
+                    answers[size, kernel_size, stride, padding] = got
                     if isinstance(got, bool) or not isinstance(got, int | np.integer) \
                             or got != want:
                         wrong.append(f"output_size(size={size}, kernel_size={kernel_size}, "
@@ -84,13 +90,30 @@ def test_output_size_matches_tensorflow(student):
         raise CheckFailed(f"{len(wrong)} of {total} cases are wrong: {shown}",
                           hint="valid: floor((size - kernel_size) / stride) + 1; "
                                "same: ceil(size / stride), whatever the kernel size; "
-                               "return a Python int")
+                               "return a Python int",
+                          diagnosis=_output_size_diagnosis(answers))
+
+
+def _output_size_diagnosis(answers: dict[tuple[int, int, int, str], Any]) -> str:
+    """The catalogued wrong formulas that explain every answer of a padding the student got
+    wrong, as one sentence ("" when none does)."""
+    found = []
+    for padding in ("valid", "same"):
+        mine = {key: got for key, got in answers.items() if key[3] == padding}
+        if all(got == refs.ref_output_size(*key) for key, got in mine.items()):
+            continue
+        found += [says.capitalize() + "." for bug_padding, formula, says in bugs.OUTPUT_SIZE
+                  if bug_padding == padding
+                  and all(not isinstance(got, bool) and got == formula(*key[:3])
+                          for key, got in mine.items())][:1]
+    return " ".join(found)
 
 
 # ---------------------------------------------------------------------------------------------
 # conv2d
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.requires("test_output_size_matches_tensorflow")
 @pytest.mark.points(6)
 def test_conv2d_one_channel_valid(student, seed):
     """conv2d with one input channel, valid padding and stride 1 equals Keras' Conv2D."""
@@ -100,6 +123,7 @@ def test_conv2d_one_channel_valid(student, seed):
     refs.check_conv_cases(student, cases, refs.HINT_CONV)
 
 
+@pytest.mark.requires("test_conv2d_one_channel_valid")
 @pytest.mark.points(8)
 def test_conv2d_channels_and_batch(student, seed):
     """conv2d sums over every input channel, for every output channel and every image of a batch."""
@@ -110,6 +134,22 @@ def test_conv2d_channels_and_batch(student, seed):
     refs.check_conv_cases(student, cases, refs.HINT_CONV + "; non-square kernels are (kh, kw)")
 
 
+@pytest.mark.requires("test_conv2d_one_channel_valid")
+@pytest.mark.points(7)
+def test_conv2d_strides(student, seed):
+    """conv2d with strides (an int or a pair, even larger than the kernel) equals Keras' Conv2D."""
+    rng = refs.case_rng(seed, 13)
+    cases = [refs.conv_case(rng, 2, 9, 9, 2, 3, 3, 3, stride=2),
+             refs.conv_case(rng, 2, 10, 11, 1, 2, 3, 2, stride=(2, 3)),
+             refs.conv_case(rng, 1, 8, 9, 3, 2, 2, 3, stride=(1, 2)),
+             refs.conv_case(rng, 3, 11, 10, 2, 2, 2, 2, stride=3),
+             refs.conv_case(rng, 1, 7, 9, 1, 1, 3, 3, stride=(3, 1))]
+    refs.check_conv_cases(student, cases,
+                     "with stride s the windows start at rows 0, s, 2s, ...: "
+                     "H_out = (H - kh) // stride_h + 1 for valid padding")
+
+
+@pytest.mark.requires("test_conv2d_strides")
 @pytest.mark.points(9)
 def test_conv2d_same_padding(student, seed):
     """conv2d with padding="same" pads exactly like TensorFlow (the extra zero at the end)."""
@@ -125,25 +165,13 @@ def test_conv2d_same_padding(student, seed):
                      "+ kh - H, 0), pad_total // 2 zeros before and the rest after (bottom/right)")
 
 
-@pytest.mark.points(7)
-def test_conv2d_strides(student, seed):
-    """conv2d with strides (an int or a pair, even larger than the kernel) equals Keras' Conv2D."""
-    rng = refs.case_rng(seed, 13)
-    cases = [refs.conv_case(rng, 2, 9, 9, 2, 3, 3, 3, stride=2),
-             refs.conv_case(rng, 2, 10, 11, 1, 2, 3, 2, stride=(2, 3)),
-             refs.conv_case(rng, 1, 8, 9, 3, 2, 2, 3, stride=(1, 2)),
-             refs.conv_case(rng, 3, 11, 10, 2, 2, 2, 2, stride=3),
-             refs.conv_case(rng, 1, 7, 9, 1, 1, 3, 3, stride=(3, 1))]
-    refs.check_conv_cases(student, cases,
-                     "with stride s the windows start at rows 0, s, 2s, ...: "
-                     "H_out = (H - kh) // stride_h + 1 for valid padding")
-
-
+@pytest.mark.requires("test_conv2d_one_channel_valid")
 @pytest.mark.points(5)
 def test_conv2d_bias(student, seed):
     """conv2d adds bias[c] to every pixel of output channel c."""
     rng = refs.case_rng(seed, 14)
-    cases = [refs.conv_case(rng, 2, 6, 7, 2, 3, 3, 3, bias=True),
+    # the first case has H_out == C_out: a bias added along H gives values, not an error
+    cases = [refs.conv_case(rng, 2, 5, 7, 2, 3, 3, 3, bias=True),
              refs.conv_case(rng, 3, 5, 5, 1, 3, 3, 3, bias=True),
              refs.conv_case(rng, 1, 8, 6, 3, 4, 2, 3, stride=2, padding="same", bias=True),
              refs.conv_case(rng, 2, 4, 4, 2, 1, 1, 1, bias=True)]
@@ -151,6 +179,7 @@ def test_conv2d_bias(student, seed):
                      "bias has shape (C_out,): it broadcasts along the last (channel) axis")
 
 
+@pytest.mark.requires("test_conv2d_strides", "test_conv2d_same_padding")
 @pytest.mark.points(4)
 def test_conv2d_edge_cases(student, seed):
     """conv2d handles 1x1 kernels, kernels as large as the input, strides larger than the kernel."""
@@ -220,12 +249,15 @@ def test_classic_kernel_values(student):
     if not isinstance(kernels, tuple | list) or len(kernels) != 2:
         raise CheckFailed(f"sobel(): expected a tuple (gx, gy), got {type(kernels).__name__}",
                           hint="return gx, gy")
-    assert_close(kernels[0], refs.SOBEL_X, atol=1e-12, what="sobel()[0] (gx)",
-                 hint="gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]: brighter to the right > 0")
+    assert_close_or_diagnose(kernels[0], refs.SOBEL_X, bugs.SOBEL_GX, (), {}, atol=1e-12,
+                             rtol=0, what="sobel()[0] (gx)",
+                             hint="gx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]: brighter to the "
+                                  "right > 0")
     assert_close(kernels[1], refs.SOBEL_X.T, atol=1e-12, what="sobel()[1] (gy)",
                  hint="gy is gx transposed: brighter downwards > 0")
 
 
+@pytest.mark.requires("test_correlate2d_matches_scipy", "test_classic_kernel_values")
 @pytest.mark.points(4)
 def test_classic_kernel_effects(student, seed):
     """Blur and sharpen keep flat images flat; Sobel and edge_magnitude find edges."""
@@ -249,18 +281,27 @@ def test_classic_kernel_effects(student, seed):
         image64 = image.astype(np.float64)
         want = np.hypot(refs.scipy_signal().correlate2d(image64, refs.SOBEL_X, mode="valid"),
                         refs.scipy_signal().correlate2d(image64, refs.SOBEL_X.T, mode="valid"))
-        assert_close(student.edge_magnitude(image), want, atol=1e-5, rtol=1e-5,
-                     what=f"edge_magnitude(image {image.shape} {image.dtype})",
-                     hint="sqrt(gx**2 + gy**2) of the two valid Sobel correlations")
+        assert_close_or_diagnose(student.edge_magnitude(image), want, bugs.EDGE_MAGNITUDE,
+                                 (image64,), {}, atol=1e-5, rtol=1e-5,
+                                 what=f"edge_magnitude(image {image.shape} {image.dtype})",
+                                 hint="sqrt(gx**2 + gy**2) of the two valid Sobel correlations")
 
 
 # ---------------------------------------------------------------------------------------------
 # Contract: dtypes, inputs untouched, ValueError
 # ---------------------------------------------------------------------------------------------
 
+def _dtype_of(result: Any) -> Any:
+    """A result's dtype; a tuple's (sobel) when all its items agree, else their names."""
+    if isinstance(result, tuple | list):
+        dtypes = {getattr(item, "dtype", type(item).__name__) for item in result}
+        return dtypes.pop() if len(dtypes) == 1 else "mixed dtypes"
+    return getattr(result, "dtype", type(result).__name__)
+
+
 @pytest.mark.points(3)
 def test_float32_stays_float32(student, seed, score):
-    """float32 inputs give float32 results (float64 gives float64): no silent up- or down-cast."""
+    """Results have the documented dtypes: float32 stays float32, integers give float64."""
     rng = refs.case_rng(seed, 40)
 
     def arr(*shape: int, dtype: Any = np.float32) -> np.ndarray:
@@ -279,11 +320,19 @@ def test_float32_stays_float32(student, seed, score):
         ("max_pool2d(float32 (2, 6, 6, 3))", "max_pool2d", (arr(2, 6, 6, 3),), {}, np.float32),
         ("avg_pool2d(float32 (2, 6, 6, 3))", "avg_pool2d", (arr(2, 6, 6, 3),), {}, np.float32),
         ("relu(float32 (4, 5))", "relu", (arr(4, 5),), {}, np.float32),
+        ("edge_magnitude(float32 (6, 7))", "edge_magnitude", (arr(6, 7),), {}, np.float32),
+        ("edge_magnitude(uint8 (6, 7))", "edge_magnitude",
+         (rng.integers(0, 256, (6, 7), dtype=np.uint8),), {}, np.float64),
+        ("correlate2d(int64 (6, 6), int64 (3, 3))", "correlate2d",
+         (rng.integers(-5, 6, (6, 6)), rng.integers(-2, 3, (3, 3))), {}, np.float64),
+        ("box_blur(3)", "box_blur", (3,), {}, np.float64),
+        ("sharpen()", "sharpen", (), {}, np.float64),
+        ("sobel()", "sobel", (), {}, np.float64),
     ]
     wrong = []
     for what, name, args, kwargs, dtype in calls:
         got = getattr(student, name)(*args, **kwargs)
-        got_dtype = getattr(got, "dtype", type(got).__name__)
+        got_dtype = _dtype_of(got)
         try:  # a dtype counts only with the right values: a stub of zeros earns nothing
             refs.check_value(got, name, args, kwargs, what=what, hint="")
         except CheckFailed:
@@ -302,7 +351,7 @@ def test_float32_stays_float32(student, seed, score):
 
 @pytest.mark.points(3)
 def test_inputs_not_modified(student, seed):
-    """No function writes into its input arrays."""
+    """No function writes into its inputs; every call returns new arrays, sharing no memory."""
     rng = refs.case_rng(seed, 41)
 
     def arr(*shape: int) -> np.ndarray:
@@ -317,11 +366,18 @@ def test_inputs_not_modified(student, seed):
         ("avg_pool2d", (arr(2, 6, 6, 3),), {"pool_size": 3, "stride": 1}),
         ("relu", (arr(3, 4, 5),), {}),
         ("edge_magnitude", (arr(7, 8),), {}),
+        ("box_blur", (3,), {}),
+        ("sharpen", (), {}),
+        ("sobel", (), {}),
     ]
     for name, args, kwargs in calls:
-        got, after = student.run(array_tasks.call_and_return_inputs, name, *args, **kwargs)
-        shapes = ", ".join(f"{a.shape}" for a in args)
-        what = f"{name}(arrays {shapes}, {kwargs})"
+        # which arrays share memory can only be seen in the worker: like the inputs after the
+        # call, that report counts only together with correct values (checked first)
+        got, after, shared = student.run(array_tasks.call_and_report_sharing, name, *args,
+                                         **kwargs)
+        shapes = ", ".join(f"{a.shape}" for a in args if isinstance(a, np.ndarray))
+        what = f"{name}(arrays {shapes}, {kwargs})" if shapes else \
+            f"{name}({', '.join(map(repr, args))})"
         # the result must be right too: a stub that touches nothing earns nothing
         refs.check_value(got, name, args, kwargs, what=what,
                          hint="first make the function compute the right values")
@@ -335,6 +391,16 @@ def test_inputs_not_modified(student, seed):
                 "argument)",
                 hint="work on new arrays: no out=x, no x[...] = ..., no += on an input; "
                      "np.pad and np.maximum(x, 0) return new arrays")
+        if not (isinstance(shared, list) and all(isinstance(pair, str) for pair in shared)):
+            raise CheckFailed(f"{what}: the report on shared memory was unreadable")
+        if shared:
+            again = any("second call" in pair for pair in shared)
+            raise CheckFailed(
+                f"{what} returned arrays that share memory: {'; '.join(shared[:4])}"
+                + (" (every call returns the same array: a caller that changes it changes "
+                   "all of them)" if again else ""),
+                hint="return new arrays: .copy() a view (gx.T is a view of gx) or a "
+                     "module-level constant before returning it")
 
 
 def _invalid_calls() -> list[tuple[str, str, tuple, dict]]:
@@ -435,6 +501,7 @@ def forbidden_imports(source: str) -> list[str]:
     return found
 
 
+@pytest.mark.requires("test_conv2d_bias")
 @pytest.mark.points(2)
 def test_numpy_only(student, seed):
     """A working conv2d, and convolution.py imports no TensorFlow, Keras, SciPy or PyTorch."""
@@ -453,6 +520,7 @@ def test_numpy_only(student, seed):
                                "np.pad and np.tensordot are all you need")
 
 
+@pytest.mark.requires("test_conv2d_one_channel_valid")
 @pytest.mark.points(4)
 @pytest.mark.timeout(120)
 def test_conv2d_is_vectorised(student, seed):

@@ -2,6 +2,7 @@
 
 `grade` runs one pytest session over the checks the registry names, then writes the reports;
 `release`, `student-repo` and `leaderboard` are in release.py, export.py and leaderboard.py.
+`grade-class` and `merge-class` are in classgrade.py.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from autograder import registry, render, sandbox
+from autograder import classgrade, gradescope, registry, render, sandbox
 from autograder.hidden import read_manifest
 from autograder.registry import HIDDEN_CHECKS, HIDDEN_MANIFEST, PROJECT_ROOT, PUBLIC_CHECKS, Course
 from autograder.results import CheckResult, Results, write_report
@@ -80,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--out", default=str(PROJECT_ROOT / "grading"),
                        help="where leaderboard.md and leaderboard.html go")
     board.add_argument("--title", default="Leaderboard", help="the page's title")
+    gradescope.add_parser(sub)
+    classgrade.add_parsers(sub)
     return parser
 
 
@@ -143,12 +147,31 @@ def _extra_data(course: Course, files: list[Path], submission: Path, seed: int) 
 
 def import_before_workers(assignments: list) -> None:
     """Import what the trusted side will use, before any student code runs (a module planted
-    later where Python looks could otherwise be imported by a lazy import)."""
-    for name in dict.fromkeys(m for a in assignments for m in a.policy.grader_imports):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise GraderError(f"the grader needs {name}: {exc}") from None
+    later where Python looks could otherwise be imported by a lazy import).
+
+    TensorFlow writes start-up lines (oneDNN, absl) from C++ straight to file descriptor 2
+    before its logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says: the imports run with
+    that descriptor on /dev/null (an import error still arrives as an exception).
+    """
+    with _stderr_silenced():
+        for name in dict.fromkeys(m for a in assignments for m in a.policy.grader_imports):
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise GraderError(f"the grader needs {name}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run_checks(course: Course, files: list[Path], instructor_only: dict[str, list],
@@ -183,8 +206,6 @@ def run_checks(course: Course, files: list[Path], instructor_only: dict[str, lis
         pytest_args += ["-k", args.checks_filter]
     # Only our plugins: nothing installed or lying around can hook into grading.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    for name, value in course.grader_env.items():
-        os.environ.setdefault(name, value)
     # pytest's own terminal output (and pytest-timeout's stack dumps) would only repeat, less
     # clearly, what the progress lines and the table say.
     with status, contextlib.redirect_stdout(io.StringIO()):
@@ -213,6 +234,8 @@ def grade(args: argparse.Namespace, console: Console) -> int:
             console.print(sandbox.UNSANDBOXED_NOTICE, style="yellow", soft_wrap=True)
         results.extra_data = _extra_data(course, files, submission.resolve(), args.seed)
         results.extra_data["sandbox"] = box.mode
+        for name, value in course.grader_env.items():  # before TensorFlow is imported
+            os.environ.setdefault(name, value)
         import_before_workers(course.select(args.assignments))
         run_checks(course, files, instructor_only, args, results, console, out, box)
     except (GraderError, registry.RegistryError, sandbox.SandboxError) as exc:
@@ -250,6 +273,10 @@ def write_reports(results: Results, out: Path, student: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if args.command == "gradescope-zip":
+        return gradescope.main(args, console)
+    if args.command in classgrade.COMMANDS:
+        return classgrade.main(args)
     if args.command == "leaderboard":
         from autograder import leaderboard
 

@@ -1,6 +1,7 @@
 """Small matplotlib helpers for the course notebooks.
 
-Every plotting function builds a new figure and returns it; none calls ``plt.show()``.
+Every ``plot_*`` function builds a new figure and returns it (``imshow_signed`` draws on an
+axes you give it); none calls ``plt.show()``.
 In a notebook the figure is drawn when the cell ends; in a script call ``plt.show()``
 or ``fig.savefig(...)`` yourself. Nothing here imports TensorFlow or Keras.
 
@@ -19,23 +20,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import EngFormatter, MaxNLocator, PercentFormatter
 
 __all__ = [
+    "WindowLayout",
     "comparison_table",
     "confusion_matrix",
+    "imshow_signed",
     "most_confused_pairs",
+    "plot_accuracy_vs_parameters",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
+    "plot_map_rows",
     "plot_misclassified",
     "plot_sample_grid",
+    "plot_shift_accuracy",
+    "plot_window_positions",
 ]
 
 
@@ -341,6 +350,230 @@ def plot_feature_maps(maps: Any, cols: int = 8) -> Figure:
     return fig
 
 
+def imshow_signed(ax: Any, values: Any, title: str | None = None, annotate: bool = False) -> Any:
+    """Draw signed values on ``ax``: red positive, blue negative, white zero, with a colour bar.
+
+    Inputs:
+    - ax: a matplotlib Axes.
+    - values: (H, W) array of real numbers, not modified.
+    - title: the axes title, or None.
+    - annotate: write each value in its cell (for small arrays such as a 3x3 kernel).
+
+    Returns:
+    - the AxesImage. The colour scale is symmetric, ``[-m, m]`` with ``m`` the largest
+      magnitude (1 for an all-zero array), so equal colours mean equal values on either side.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must have shape (H, W), got {values.shape}")
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    if annotate:
+        for (row, col), value in np.ndenumerate(values):
+            # dark cells (|value| near the limit) get white text, light cells black
+            color = "white" if abs(value) > 0.6 * limit else "black"
+            ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=9, color=color)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    return image
+
+
+def plot_map_rows(
+    rows: Mapping[str, Any],
+    title: str,
+    column_label: str = "filter",
+    shared_scale: bool = False,
+    cell_size: float = 2.2,
+) -> Figure:
+    """Show several stages of the same channels, one labelled row per stage, one column per channel.
+
+    Inputs:
+    - rows: ``{row label: maps}``, maps of shape (H, W, C) or (1, H, W, C), the same C in every
+      row (H and W may differ, e.g. before and after pooling). Labels name the stage, e.g.
+      ``"after conv"``, ``"after ReLU"``.
+    - title: the figure title.
+    - column_label: columns are titled ``f"{column_label} {c}"``.
+    - shared_scale: False (default) gives each row its own colour scale; True puts every row
+      on one scale, so a stage that only removes or keeps values (ReLU, max pooling) shows
+      the kept values in exactly the colours they had before.
+    - cell_size: inches per map (2.2 fits 4 columns in a 10-inch notebook).
+
+    Returns:
+    - the Figure: ``len(rows) * C`` map axes plus one colour bar per row. The maps of a row
+      share one colour scale so they compare: values with negatives among them (or all zero)
+      are drawn red/blue centred on zero (``[-m, m]``, white zero), other values in viridis
+      from 0 to the maximum.
+    """
+    stages = {label: _as_maps(maps, label) for label, maps in rows.items()}
+    if not stages:
+        raise ValueError("rows must hold at least one stage")
+    channels = {maps.shape[-1] for maps in stages.values()}
+    if len(channels) != 1:
+        shapes = {label: maps.shape for label, maps in stages.items()}
+        raise ValueError(f"every row must have the same number of channels, got {shapes}")
+    count = channels.pop()
+    everything = np.concatenate([maps.ravel() for maps in stages.values()])
+    height = cell_size * len(stages) + 0.8  # 0.7 inch on top for the title and column titles
+    # fixed margins: a layout engine would take most of the drawing time
+    fig, axes = plt.subplots(
+        len(stages), count, figsize=(cell_size * count + 1.2, height), squeeze=False,
+        gridspec_kw={"wspace": 0.06, "hspace": 0.12, "left": 0.07, "right": 0.97,
+                     "top": 1 - 0.7 / height, "bottom": 0.02},
+    )
+    for row, (label, maps) in enumerate(stages.items()):
+        scaled = everything if shared_scale else maps
+        low, high = float(scaled.min()), float(scaled.max())
+        if low < 0 or high == 0:  # all zeros (e.g. a difference) too: white, not dark purple
+            limit = max(-low, high) or 1.0
+            style = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
+        else:
+            style = {"cmap": "viridis", "vmin": 0.0, "vmax": high or 1.0}
+        for c, ax in enumerate(axes[row]):
+            image = ax.imshow(maps[:, :, c], **style)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"{column_label} {c}", fontsize=10)
+        axes[row, 0].set_ylabel(f"{label}\n{maps.shape[0]}x{maps.shape[1]}", fontsize=10)
+        fig.colorbar(image, ax=list(axes[row]), fraction=0.03, pad=0.015)
+    fig.suptitle(title)
+    return fig
+
+
+def _as_maps(maps: Any, name: str) -> np.ndarray:
+    """Maps ``(H, W, C)`` from ``(H, W, C)`` or a batch of one ``(1, H, W, C)``."""
+    array = np.asarray(maps, dtype=np.float64)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(f"{name!r} must have shape (H, W, C) or (1, H, W, C), got {array.shape}")
+    return array
+
+
+@dataclass(frozen=True)
+class WindowLayout:
+    """Where a square kernel's windows lie along both axes of a square input.
+
+    Fields (one axis; the other is the same): ``size`` input length, ``kernel_size`` window
+    length, ``stride`` step between windows, ``padding`` ``"valid"`` or ``"same"`` (used in the
+    title's formula), ``out`` the output length (e.g. from your ``output_size``),
+    ``pad_before`` / ``pad_after`` the zeros added at the top/left and bottom/right.
+    """
+
+    size: int
+    kernel_size: int
+    stride: int
+    padding: str
+    out: int
+    pad_before: int = 0
+    pad_after: int = 0
+
+    def formula(self) -> str:
+        """The output-size formula of the padding, with this layout's numbers."""
+        if self.padding == "same":
+            return f"out = ceil({self.size} / {self.stride}) = {self.out}"
+        return f"out = floor(({self.size} - {self.kernel_size}) / {self.stride}) + 1 = {self.out}"
+
+
+_PADDING_FACE = "#f4c98b"  # the zeros padding adds: orange, apart from the white input cells
+
+
+def plot_window_positions(layouts: Sequence[WindowLayout]) -> Figure:
+    """Draw padding and stride as grids: one row per layout, the input and the output.
+
+    Left: the input's cells (white), the padding's zero cells (orange, marked 0), and
+    the outline of every window position in its own colour, a dot at its centre. Right: the
+    output grid, each cell in the colour of the window that computes it. Titles give the
+    padding, kernel, stride and the output-size formula with its numbers. Windows are drawn
+    where ``out`` puts them, even beyond the padded input, so a wrong ``out`` shows.
+
+    Inputs:
+    - layouts: WindowLayout values, e.g. valid and same padding for one kernel and stride.
+
+    Returns:
+    - the Figure: two axes per layout. Artists carry a gid for tests: "input", "padding",
+      "window" and "output" rectangles.
+    """
+    if not layouts:
+        raise ValueError("layouts must hold at least one WindowLayout")
+    spans = [_window_span(layout) for layout in layouts]
+    widest = max(spans)
+    largest_out = max(layout.out for layout in layouts)
+    fig, axes = plt.subplots(
+        len(layouts), 2, figsize=(8.5, 4.2 * len(layouts)), squeeze=False,
+        gridspec_kw={"width_ratios": [widest, largest_out + 1]}, layout="constrained",
+    )
+    for (ax_in, ax_out), layout, span in zip(axes, layouts, spans, strict=True):
+        colors = _draw_windows(ax_in, layout, span)
+        _draw_output(ax_out, layout, colors, span)
+    return fig
+
+
+def _window_span(layout: WindowLayout) -> int:
+    """Cells the drawing must cover: the padded input, or farther if the windows reach it."""
+    padded = layout.pad_before + layout.size + layout.pad_after
+    return max(padded, (layout.out - 1) * layout.stride + layout.kernel_size)
+
+
+def _draw_windows(ax: Any, layout: WindowLayout, span: int) -> list[Any]:
+    """The padded input with every window outlined; the windows' colours, row by row."""
+    start, stop = layout.pad_before, layout.pad_before + layout.size
+    padded = layout.pad_before + layout.size + layout.pad_after
+    for row in range(padded):
+        for col in range(padded):
+            inside = start <= row < stop and start <= col < stop
+            cell = Rectangle((col, row), 1, 1, facecolor="white" if inside else _PADDING_FACE,
+                             edgecolor="0.6", linewidth=0.8, gid="input" if inside else "padding")
+            ax.add_patch(cell)
+            if not inside:
+                ax.text(col + 0.5, row + 0.5, "0", ha="center", va="center", fontsize=8)
+    count = layout.out * layout.out
+    palette = plt.get_cmap("tab10" if count <= 10 else "tab20")
+    colors = [palette(index % palette.N) for index in range(count)]
+    k = layout.kernel_size
+    for index, color in enumerate(colors):
+        row, col = divmod(index, layout.out)
+        top, left = row * layout.stride, col * layout.stride
+        # neighbouring windows overlap along shared lines: insets that differ between any two
+        # neighbours (across, down or diagonal) keep their outlines apart
+        inset = 0.07 + 0.08 * ((row + col) % 3)
+        ax.add_patch(Rectangle((left + inset, top + inset), k - 2 * inset, k - 2 * inset,
+                               fill=False, edgecolor=color, linewidth=2, gid="window"))
+        ax.plot(left + k / 2, top + k / 2, "o", color=color, markersize=5)
+    ax.set_xlim(-0.1, span + 0.1)
+    ax.set_ylim(span + 0.1, -0.1)  # row 0 at the top, as in an image
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    pads = (f"padding: {layout.pad_before} before, {layout.pad_after} after (orange zeros)"
+            if layout.pad_before or layout.pad_after else "no padding")
+    ax.set_title(
+        f"padding='{layout.padding}', {k}x{k} kernel, stride {layout.stride} on "
+        f"{layout.size}x{layout.size}\n{pads}",
+        fontsize=10, loc="left",
+    )
+    return colors
+
+
+def _draw_output(ax: Any, layout: WindowLayout, colors: list[Any], span: int) -> None:
+    """The output grid, each cell in its window's colour and marked with its (row, column).
+
+    The axes is ``span`` cells high, like the input's, so cells have the same size in both.
+    """
+    for index, color in enumerate(colors):
+        row, col = divmod(index, layout.out)
+        ax.add_patch(Rectangle((col, row), 1, 1, facecolor=color, alpha=0.45, edgecolor="0.3",
+                               gid="output"))
+        ax.text(col + 0.5, row + 0.5, f"{row},{col}", ha="center", va="center", fontsize=8)
+    ax.set_xlim(-0.5, layout.out + 0.5)
+    ax.set_ylim(span + 0.1, -0.1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(f"output {layout.out}x{layout.out}\n{layout.formula()}", fontsize=10, loc="left")
+
+
 _TABLE_COLUMNS = (
     ("model", "Model"),
     ("accuracy", "Test accuracy"),
@@ -387,3 +620,94 @@ def comparison_table(rows: Sequence[Mapping[str, Any]]) -> str:
         + " |"
     )
     return "\n".join([render(cells[0]), separator, *(render(line) for line in cells[1:])])
+
+
+def plot_accuracy_vs_parameters(rows: Sequence[Mapping[str, Any]]) -> Figure:
+    """Plot each model's test accuracy against its number of parameters (log-scale x axis).
+
+    Inputs:
+    - rows: one mapping per model with keys ``"model"`` (name), ``"accuracy"`` (test accuracy
+      in [0, 1]) and ``"parameters"`` (int > 0); the rows of :func:`comparison_table` work
+      as they are (other keys are ignored).
+
+    Returns:
+    - the Figure: one axes, one marked point per model, named in the legend with its accuracy
+      and parameter count (a legend, not labels at the points: models of almost the same
+      size, like the MLP and the simple CNN, would print their labels on top of each other).
+    """
+    if not rows:
+        raise ValueError("rows is empty: give at least one model")
+    for number, row in enumerate(rows):
+        missing = [key for key in ("model", "accuracy", "parameters") if key not in row]
+        if missing:
+            raise ValueError(f"row {number} lacks {missing}; it has {sorted(row)}")
+        if int(row["parameters"]) <= 0:
+            raise ValueError(f"row {number} ({row['model']}) has {row['parameters']} parameters")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    markers = "osD^vP*X"
+    for number, row in enumerate(rows):
+        parameters, accuracy = int(row["parameters"]), float(row["accuracy"])
+        ax.plot(
+            [parameters], [accuracy], linestyle="none", marker=markers[number % len(markers)],
+            markersize=10, label=f"{row['model']}: {accuracy:.1%}, {parameters:,} parameters",
+        )
+    counts = [int(row["parameters"]) for row in rows]
+    ax.set_xscale("log")
+    ax.set_xlim(min(counts) / 3, max(counts) * 3)  # room around the points on the log axis
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.margins(y=0.25)
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy against model size (up and to the left is better)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shift_accuracy(
+    shifts: Sequence[int], accuracies: Mapping[str, Mapping[str, Sequence[float]]]
+) -> Figure:
+    """Plot how each model's test accuracy changes when the test images are shifted.
+
+    Inputs:
+    - shifts: S shifts in pixels, for example ``[-3, -2, -1, 0, 1, 2, 3]`` (0: unshifted).
+    - accuracies: one panel per entry, ``{panel title: {model name: S accuracies in [0, 1]}}``,
+      for example ``{"left (-) / right (+)": {...}, "up (-) / down (+)": {...}}``.
+
+    Returns:
+    - the Figure: one axes per panel, side by side, one line per model; the y axis runs from
+      0 to 100% in every panel so that drops are drawn to scale, and a model keeps its colour
+      and marker in every panel.
+    """
+    shifts = [int(shift) for shift in shifts]
+    if not accuracies:
+        raise ValueError("accuracies is empty: give at least one panel")
+    models = list(dict.fromkeys(name for panel in accuracies.values() for name in panel))
+    styles = {
+        name: (f"C{number % 10}", "osD^vP*X"[number % 8]) for number, name in enumerate(models)
+    }
+    fig, axes = plt.subplots(
+        1, len(accuracies), figsize=(5 * len(accuracies), 3.8), squeeze=False
+    )
+    for ax, (title, panel) in zip(axes.ravel(), accuracies.items(), strict=True):
+        for name, values in panel.items():
+            values = [float(value) for value in values]
+            if len(values) != len(shifts):
+                raise ValueError(
+                    f"{title!r}: {name!r} has {len(values)} accuracies for {len(shifts)} shifts"
+                )
+            color, marker = styles[name]
+            ax.plot(shifts, values, color=color, marker=marker, label=name)
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        ax.set_xticks(shifts)
+        ax.set_xlabel("shift (pixels)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"shifted {title}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower center", fontsize=9)
+    fig.suptitle("Test accuracy on shifted test images")
+    fig.tight_layout()
+    return fig

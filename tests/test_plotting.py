@@ -208,6 +208,70 @@ def test_comparison_table_names_missing_keys():
         plotting.comparison_table([{"model": "MLP", "accuracy": 0.9, "parameters": 1}])
 
 
+SIZE_ROWS = [
+    {"model": "MLP", "accuracy": 0.89, "parameters": 669_706, "seconds": 40.0},
+    {"model": "simple CNN", "accuracy": 0.91, "parameters": 693_962, "seconds": 95.0},
+    {"model": "your CNN", "accuracy": 0.92, "parameters": 211_050, "seconds": 80.0},
+]
+
+
+def test_plot_accuracy_vs_parameters_puts_each_model_at_its_point():
+    """Is every model one point at (parameters, accuracy) on a log-scale x axis, named with
+    its figures in the legend?"""
+    fig = plotting.plot_accuracy_vs_parameters(SIZE_ROWS)
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines()]
+    assert points == [(669_706, 0.89), (693_962, 0.91), (211_050, 0.92)]
+    low, high = ax.get_xlim()
+    assert low < 211_050 and high > 693_962
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[0] == "MLP: 89.0%, 669,706 parameters"
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_plot_accuracy_vs_parameters_rejects_bad_rows():
+    """Does a missing key or a parameter count of zero raise an error naming the row?"""
+    with pytest.raises(ValueError, match="parameters"):
+        plotting.plot_accuracy_vs_parameters([{"model": "MLP", "accuracy": 0.9}])
+    with pytest.raises(ValueError, match="row 0"):
+        plotting.plot_accuracy_vs_parameters([{"model": "M", "accuracy": 0.9, "parameters": 0}])
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_accuracy_vs_parameters([])
+
+
+def test_plot_shift_accuracy_draws_one_panel_per_direction():
+    """Is there one panel per direction, one line per model over the shifts, y from 0 to 100%,
+    and does a model keep its colour in every panel?"""
+    shifts = [-2, -1, 0, 1, 2]
+    accuracies = {
+        "left / right": {"MLP": [0.5, 0.7, 0.9, 0.7, 0.5], "CNN": [0.8, 0.9, 0.9, 0.9, 0.8]},
+        "up / down": {"CNN": [0.7, 0.9, 0.9, 0.85, 0.8], "MLP": [0.4, 0.7, 0.9, 0.6, 0.4]},
+    }
+    fig = plotting.plot_shift_accuracy(shifts, accuracies)
+    assert len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["shifted left / right", "shifted up / down"]
+    colours = {}
+    for ax, panel in zip(fig.axes, accuracies.values(), strict=True):
+        assert ax.get_ylim() == (0.0, 1.0)
+        assert ax.get_xlabel() and ax.get_ylabel()
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert sorted(lines) == ["CNN", "MLP"]
+        for name, values in panel.items():
+            assert list(lines[name].get_xdata()) == shifts
+            assert list(lines[name].get_ydata()) == values
+            colours.setdefault(name, set()).add(lines[name].get_color())
+    assert all(len(seen) == 1 for seen in colours.values()), colours
+    assert colours["MLP"] != colours["CNN"]
+    assert fig.get_suptitle()
+
+
+def test_plot_shift_accuracy_rejects_a_wrong_number_of_accuracies():
+    """Does a model with more or fewer accuracies than shifts raise an error naming it?"""
+    with pytest.raises(ValueError, match="'CNN' has 2 accuracies for 3 shifts"):
+        plotting.plot_shift_accuracy([-1, 0, 1], {"left / right": {"CNN": [0.9, 0.8]}})
+
+
 def test_importing_plotting_does_not_import_tensorflow():
     """Does `import dlcourse.plotting` stay free of TensorFlow and Keras (fast to import)?"""
     code = (
@@ -218,3 +282,97 @@ def test_importing_plotting_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert result.stdout.strip() == "[]", f"importing dlcourse.plotting loaded {result.stdout}"
+
+
+def _patches(ax, gid):
+    return [patch for patch in ax.patches if patch.get_gid() == gid]
+
+
+def test_plot_window_positions_draws_padding_windows_and_output():
+    """Does a 'same' 3x3 stride-2 layout on 5x5 show 24 padding cells, 9 windows, 3x3 outputs?"""
+    layout = plotting.WindowLayout(5, 3, 2, "same", out=3, pad_before=1, pad_after=1)
+    fig = plotting.plot_window_positions([layout])
+    ax_in, ax_out = fig.axes
+    assert len(_patches(ax_in, "input")) == 25
+    assert len(_patches(ax_in, "padding")) == 7 * 7 - 25
+    windows = _patches(ax_in, "window")
+    assert len(windows) == 9 and len(_patches(ax_out, "output")) == 9
+    # the last window starts (3 - 1) * stride = 4 cells in and ends at the padded edge, 7
+    last = windows[-1].get_bbox()
+    assert 4 < last.x0 < 4.5 and 6.5 < last.x1 < 7
+    assert "padding: 1 before, 1 after" in ax_in.get_title(loc="left")
+    assert ax_out.get_title(loc="left") == "output 3x3\nout = ceil(5 / 2) = 3"
+
+
+def test_plot_window_positions_puts_the_odd_zero_after_and_shows_a_wrong_size():
+    """Does (0, 1) padding shade only the last row and column, and do windows of a wrong
+    output size reach beyond the padded input instead of being hidden?"""
+    odd = plotting.WindowLayout(6, 3, 2, "same", out=3, pad_before=0, pad_after=1)
+    ax_in = plotting.plot_window_positions([odd]).axes[0]
+    assert {(p.get_x(), p.get_y()) for p in _patches(ax_in, "padding")} == (
+        {(6, row) for row in range(7)} | {(col, 6) for col in range(7)})
+    wrong = plotting.WindowLayout(5, 3, 2, "valid", out=3)  # the right size is 2
+    fig = plotting.plot_window_positions([wrong])
+    assert max(p.get_bbox().x1 for p in _patches(fig.axes[0], "window")) > 5
+    assert fig.axes[0].get_xlim()[1] > 6.5
+    assert fig.axes[1].get_title(loc="left").endswith("+ 1 = 3")
+
+
+def test_plot_window_positions_rejects_no_layout():
+    """Does an empty list of layouts raise an error instead of an empty figure?"""
+    with pytest.raises(ValueError, match="WindowLayout"):
+        plotting.plot_window_positions([])
+
+
+def test_imshow_signed_centres_the_colours_on_zero_and_adds_a_colour_bar():
+    """Is the scale [-m, m] for the largest magnitude m, with a colour bar and optional values?"""
+    fig, ax = plt.subplots()
+    values = np.array([[1.0, -3.0], [0.5, 2.0]])
+    image = plotting.imshow_signed(ax, values, "kernel", annotate=True)
+    assert image.get_clim() == (-3.0, 3.0)
+    assert image.get_cmap().name == "RdBu_r"
+    assert len(fig.axes) == 2  # the map and its colour bar
+    assert [text.get_text() for text in ax.texts] == ["1", "-3", "0.5", "2"]
+    assert ax.get_title() == "kernel"
+    _, ax = plt.subplots()
+    assert plotting.imshow_signed(ax, np.zeros((2, 2))).get_clim() == (-1.0, 1.0)
+
+
+def test_plot_map_rows_labels_rows_and_scales_signed_rows_around_zero():
+    """Does each stage get a labelled row, a colour bar, and a scale fit to its values?"""
+    conv = np.array([[[-2.0, 1.0], [4.0, 0.0]]]).reshape(1, 2, 1, 2).repeat(2, axis=2)
+    relu = np.maximum(conv, 0)
+    fig = plotting.plot_map_rows({"after conv": conv, "after ReLU": relu[0],
+                                  "after 2x2 max-pool": relu[0, :1, :1]}, "stages")
+    maps = [ax for ax in fig.axes if ax.get_images() and ax.get_label() != "<colorbar>"]
+    assert len(maps) == 6 and len(fig.axes) == 6 + 3  # one colour bar per row
+    assert [maps[c].get_ylabel() for c in (0, 2, 4)] == [
+        "after conv\n2x2", "after ReLU\n2x2", "after 2x2 max-pool\n1x1"]
+    assert [maps[c].get_title() for c in (0, 1)] == ["filter 0", "filter 1"]
+    conv_scale, relu_scale = maps[0].get_images()[0], maps[2].get_images()[0]
+    assert conv_scale.get_clim() == (-4.0, 4.0) and conv_scale.get_cmap().name == "RdBu_r"
+    assert relu_scale.get_clim() == (0.0, 4.0) and relu_scale.get_cmap().name == "viridis"
+    assert fig.get_suptitle() == "stages"
+
+
+def test_plot_map_rows_shared_scale_keeps_colours_between_stages():
+    """With shared_scale, does every row use the red/blue [-m, m] scale of all the values?"""
+    conv = np.array([[[-1.0], [3.0]]])  # (1, 2, 1): H=1, W=2, C=1
+    fig = plotting.plot_map_rows({"after conv": conv, "after ReLU": np.maximum(conv, 0)},
+                                 "stages", shared_scale=True)
+    clims = [ax.get_images()[0].get_clim() for ax in fig.axes if ax.get_images()
+             and ax.get_label() != "<colorbar>"]
+    assert clims == [(-3.0, 3.0), (-3.0, 3.0)]
+
+
+def test_plot_map_rows_draws_an_all_zero_row_white():
+    """Is an all-zero row (a perfect difference) on a red/blue scale, where 0 is white?"""
+    fig = plotting.plot_map_rows({"difference": np.zeros((3, 3, 2))}, "zero")
+    image = fig.axes[0].get_images()[0]
+    assert image.get_cmap().name == "RdBu_r" and image.get_clim() == (-1.0, 1.0)
+
+
+def test_plot_map_rows_rejects_rows_with_different_channel_counts():
+    """Does a row with another number of channels raise an error naming the shapes?"""
+    with pytest.raises(ValueError, match=r"\(4, 4, 3\)"):
+        plotting.plot_map_rows({"a": np.zeros((4, 4, 2)), "b": np.zeros((4, 4, 3))}, "t")

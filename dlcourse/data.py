@@ -12,9 +12,15 @@ memory layout (CIFAR's x is a transposed view of channels-first data, as in Kera
 Keras' read-only Fashion-MNIST arrays, they are writeable.
 
 Where the files come from, first match wins (<folder> is "fashion-mnist" or "cifar-10"):
-1. $DLCOURSE_DATA_DIR/<folder>/ (a relative path is taken from the project root);
-2. <project root>/datasets/<folder>/;
-3. a download from the official mirrors into <project root>/datasets/<folder>/.
+1. $DLCOURSE_DATA_DIR/<folder>/ (a relative path is taken from the project root, or from the
+   current folder where dlcourse is installed);
+2. DATA_HOME/<folder>/;
+3. a download from the official mirrors into DATA_HOME/<folder>/.
+
+DATA_HOME is the checkout's datasets/ when dlcourse sits in a checkout of the course (course.toml
+beside the dlcourse/ folder, as with `make` or `pip install -e .`). When dlcourse is installed
+as a package (`pip install .`, as on Google Colab) it is a per-user cache instead, never a
+folder inside site-packages: $XDG_CACHE_HOME/dlcourse, by default ~/.cache/dlcourse.
 
 Every load is verified by content: the SHA-256 of each decoded array (array_digest) must
 equal the digest kept below, next to the URLs. A re-compressed but identical file passes;
@@ -55,8 +61,6 @@ __all__ = [
     "load_fashion_mnist",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DATA_HOME = PROJECT_ROOT / "datasets"
 DATA_DIR_ENV = "DLCOURSE_DATA_DIR"
 CACHE_FOLDER = "cache"
 
@@ -93,6 +97,29 @@ CIFAR10_CLASSES = (
     "ship",
     "truck",
 )
+
+
+def _checkout_root() -> Path | None:
+    """The course checkout this package sits in (course.toml beside dlcourse/), else None."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "course.toml").is_file() else None
+
+
+def _user_cache() -> Path:
+    """Where an installed dlcourse keeps the data: $XDG_CACHE_HOME/dlcourse or ~/.cache/dlcourse.
+
+    A relative $XDG_CACHE_HOME is ignored, as the XDG specification says. Without a home
+    folder (some sandboxes and containers) the system's temporary folder is used.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")  # returns "~" itself when no home can be determined
+        base = os.path.join(home, ".cache") if os.path.isabs(home) else tempfile.gettempdir()
+    return Path(base) / "dlcourse"
+
+
+PROJECT_ROOT = _checkout_root()  # None where dlcourse is installed as a package
+DATA_HOME = PROJECT_ROOT / "datasets" if PROJECT_ROOT is not None else _user_cache()
 
 
 class DatasetError(Exception):
@@ -192,7 +219,7 @@ def load_fashion_mnist(
     """Load Fashion-MNIST exactly as keras.datasets.fashion_mnist.load_data() does.
 
     Inputs:
-    - download: fetch missing files into datasets/ (False: raise DatasetError instead).
+    - download: fetch missing files into DATA_HOME (False: raise DatasetError instead).
     - mirrors: base URLs to download from instead of FASHION_MNIST_MIRRORS.
     - cache: read and write the verified .npy cache (see the module docstring).
 
@@ -212,7 +239,7 @@ def load_cifar10(
     """Load CIFAR-10 exactly as keras.datasets.cifar10.load_data() does (channels-last).
 
     Inputs:
-    - download: fetch the archive into datasets/ if missing (False: raise DatasetError).
+    - download: fetch the archive into DATA_HOME if missing (False: raise DatasetError).
     - mirrors: base URLs to download from instead of CIFAR10_MIRRORS.
     - cache: read and write the verified .npy cache (see the module docstring).
 
@@ -243,7 +270,7 @@ def load_dataset(
     Inputs:
     - spec: the dataset (FASHION_MNIST, CIFAR10, or a spec built by a test).
     - search_dirs: data directories to look in, in order (default: data_dirs()).
-    - download_dir: where a download goes (default: DATA_HOME, the project's datasets/).
+    - download_dir: where a download goes (default: DATA_HOME, see the module docstring).
     - download, mirrors, cache: as in load_fashion_mnist.
     - timeout: seconds without data before a download attempt is given up.
     - retries: download attempts per mirror for transient errors.
@@ -277,13 +304,15 @@ def data_dirs() -> list[Path]:
     """The data directories searched, in order: $DLCOURSE_DATA_DIR if set, then DATA_HOME.
 
     A relative $DLCOURSE_DATA_DIR is taken from the project root, so notebooks in
-    sub-folders find the same data as the command line.
+    sub-folders find the same data as the command line; where dlcourse is installed (no
+    project root), from the current folder.
     """
     dirs = []
     value = os.environ.get(DATA_DIR_ENV, "").strip()
     if value:
         path = Path(value).expanduser()
-        dirs.append(path if path.is_absolute() else PROJECT_ROOT / path)
+        base = PROJECT_ROOT if PROJECT_ROOT is not None else Path.cwd()
+        dirs.append(path if path.is_absolute() else base / path)
     if DATA_HOME not in dirs:
         dirs.append(DATA_HOME)
     return dirs
@@ -546,6 +575,11 @@ def _not_found_message(
         "To fix, do one of:",
         f"  - copy the files into {target}/ (datasets/README.md lists sources and checksums);",
         f"  - set {DATA_DIR_ENV} to a folder that holds {spec.folder}/ with these files "
-        "(a relative path is taken from the project root).",
+        f"(a relative path is taken from {_relative_base_name()}).",
     ]
     return "\n".join(lines)
+
+
+def _relative_base_name() -> str:
+    """What a relative $DLCOURSE_DATA_DIR is taken from, in words."""
+    return "the project root" if PROJECT_ROOT is not None else "the current folder"

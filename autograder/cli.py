@@ -273,6 +273,14 @@ def write_reports(results: Results, out: Path, student: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if getattr(args, "course", None) == str(registry.DEFAULT_REGISTRY) and \
+            not registry.DEFAULT_REGISTRY.is_file():
+        # An installed engine (pip install) sits in site-packages, not in a course checkout:
+        # it would find no assignment, and write its reports there.
+        console.print(f"No course here: {registry.DEFAULT_REGISTRY} is missing. Run "
+                      "`python -m autograder` from a checkout of the course repository "
+                      "(the folder holding course.toml).", markup=False, soft_wrap=True)
+        return EXIT_GRADER_ERROR
     if args.command == "gradescope-zip":
         return gradescope.main(args, console)
     if args.command in classgrade.COMMANDS:

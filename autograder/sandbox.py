@@ -130,13 +130,24 @@ def bwrap_works() -> bool:
         return False
 
 
+@functools.cache
 def user_mode_works() -> bool:
-    """Is the grader root, with the unprivileged sandbox user present?"""
+    """Is the grader root, with the unprivileged sandbox user present, and can that user run
+    this Python with its libraries? (A virtual environment in root's home is unreadable to it:
+    every check would then fail with PermissionError instead of a clear refusal here.)"""
     try:
-        pwd.getpwnam(SANDBOX_USER)
+        entry = pwd.getpwnam(SANDBOX_USER)
     except KeyError:
         return False
-    return os.geteuid() == 0
+    if os.geteuid() != 0:
+        return False
+    probe = [sys.executable, "-c", "import numpy"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=60, cwd="/",
+                              user=entry.pw_uid, group=entry.pw_gid,
+                              extra_groups=[]).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _how_to_get(mode: str) -> str:
@@ -144,8 +155,9 @@ def _how_to_get(mode: str) -> str:
         return ("bubblewrap cannot run here: install it (Debian/Ubuntu: apt-get install "
                 "bubblewrap) on a system that allows unprivileged user namespaces, or run as "
                 f"root with a user named {SANDBOX_USER} (useradd --system {SANDBOX_USER})")
-    return (f"the 'user' sandbox needs the grader to run as root and a user named "
-            f"{SANDBOX_USER} (useradd --system {SANDBOX_USER})")
+    return (f"the 'user' sandbox needs the grader to run as root, a user named "
+            f"{SANDBOX_USER} (useradd --system {SANDBOX_USER}), and this Python "
+            f"({sys.executable}) with its packages readable by that user")
 
 
 def _python_mounts() -> dict[str, str]:

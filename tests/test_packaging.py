@@ -163,6 +163,17 @@ def test_installed_copy_is_used_and_keeps_data_out_of_site_packages(venv_python,
     assert found["ini"], "grading.ini is missing next to the installed autograder/cli.py"
 
 
+def test_installed_grader_outside_a_checkout_says_where_to_run_it(venv_python, tmp_path):
+    """Outside a course checkout, does the installed grader refuse with a clear message (exit 2)
+    instead of grading nothing and writing its reports into site-packages?"""
+    done = subprocess.run([str(venv_python), "-m", "autograder", "grade"], capture_output=True,
+                          text=True, cwd=tmp_path, env=_clean_env())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "from a checkout of the course repository" in done.stdout
+    site_packages = next((venv_python.parent.parent / "lib").glob("python3*/site-packages"))
+    assert not (site_packages / "grading").exists()
+
+
 def test_declared_dependencies_cover_imports_and_match_the_lock(wheel):
     """Does the wheel declare every third-party package dlcourse and autograder import (a
     module-level import as a dependency, one inside a function at least in an extra), with

@@ -10,6 +10,7 @@ the honest score, a complete and valid set of reports, and no process left behin
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -199,7 +200,9 @@ def sandbox_user():
     folders made traversable for the duration of the test (under /root they are not)."""
     if os.geteuid() != 0:
         pytest.skip("the 'user' sandbox needs the grader to run as root")
-    if not sandbox.user_mode_works():
+    try:
+        pwd.getpwnam(sandbox.SANDBOX_USER)
+    except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
                         "/usr/sbin/nologin", sandbox.SANDBOX_USER], check=True)
     changed = {}
@@ -208,11 +211,13 @@ def sandbox_user():
         if not mode & 0o001:
             changed[folder] = mode
             folder.chmod(mode | 0o001)
+    sandbox.user_mode_works.cache_clear()
     try:
         yield sandbox.SANDBOX_USER
     finally:
         for folder, mode in changed.items():
             folder.chmod(mode)
+        sandbox.user_mode_works.cache_clear()
 
 
 def test_the_user_sandbox_grades_and_keeps_instructor_files_out_of_reach(tmp_path,
@@ -235,3 +240,20 @@ def test_the_user_sandbox_grades_and_keeps_instructor_files_out_of_reach(tmp_pat
     assert grading.scores == (0.0, 0.0, 0.0)
     assert grading.results["extra_data"]["sandbox"] == "user"
     assert SECRET not in "\n".join(t["output"] for t in grading.tests)
+
+
+def test_the_user_sandbox_is_refused_when_its_user_cannot_run_python(sandbox_user):
+    """A Python the sandbox user cannot run (a virtual environment in root's home) must be a
+    clear refusal before grading, not a PermissionError in every check."""
+    venv_bin = Path(sys.executable).parent
+    mode = venv_bin.stat().st_mode
+    venv_bin.chmod(mode & ~0o007)
+    sandbox.user_mode_works.cache_clear()
+    try:
+        assert not sandbox.user_mode_works()
+        with pytest.raises(sandbox.SandboxError, match="readable by that user"):
+            sandbox.choose("user")
+    finally:
+        venv_bin.chmod(mode)
+        sandbox.user_mode_works.cache_clear()
+    assert sandbox.user_mode_works()

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed, assert_close
+from autograder.checks import CheckFailed
 from autograder.registry import assignment_of
-from course.helpers import keras_checks
+from course.helpers import keras_checks, keras_feedback
 from course.helpers.fashion_data import reference_preprocess
 
 ASSIGNMENT = assignment_of(__file__)
@@ -90,34 +90,50 @@ def test_preprocess_shapes_and_dtypes(student, seed):
     if not (isinstance(result, tuple | list) and len(result) == 2):
         raise CheckFailed(f"preprocess should return a tuple (x, y), got "
                           f"{type(result).__name__}", HINT_SHAPES)
+    _, y_bugs = keras_feedback.preprocess_bugs(images, labels, channels_last=False)
     for name, value, shape in (("x", result[0], (50, 784)), ("y", result[1], (50, 10))):
         if not isinstance(value, np.ndarray):
             raise CheckFailed(f"{name} should be a NumPy array, got {type(value).__name__}",
                               HINT_SHAPES)
         if value.shape != shape or value.dtype != np.float32:
-            raise CheckFailed(f"{name} should have shape {shape} and dtype float32, got shape "
-                              f"{value.shape} and dtype {value.dtype}", HINT_SHAPES)
+            bug = keras_feedback.matching_bug(value, y_bugs if name == "y" else [], atol=0)
+            raise CheckFailed((f"{bug}.\n" if bug else "")
+                              + f"{name} should have shape {shape} and dtype float32, got "
+                              f"shape {value.shape} and dtype {value.dtype}", HINT_SHAPES)
+
+
+def _preprocessed(student: Any, seed: int) -> tuple[Any, Any, list[str], tuple, tuple]:
+    """preprocess on the check's batch: x, y, the inputs it modified, the reference (x, y) and
+    the known bugs' (x, y)."""
+    images, labels = _batch(seed)
+    result, after = keras_checks.preprocess_and_inputs(student, images, labels,
+                                                      input_shape=(784,))
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        raise CheckFailed(f"preprocess should return a tuple (x, y), got "
+                          f"{type(result).__name__}", HINT_SHAPES)
+    return (result[0], result[1], keras_checks.modified_inputs(after, images, labels),
+            reference_preprocess(images, labels, channels_last=False),
+            keras_feedback.preprocess_bugs(images, labels, channels_last=False))
 
 
 @pytest.mark.points(5)
 @pytest.mark.timeout(60)
 def test_preprocess_scales_and_flattens(student, seed):
     """preprocess flattens each image row by row and scales pixels to [0, 1]."""
-    images, labels = _batch(seed)
-    x, _ = student.preprocess(images, labels)
-    want, _ = reference_preprocess(images, labels, channels_last=False)
-    assert_close(x, want, atol=1e-6, what="x = preprocess(images, labels)[0]",
-                 hint=HINT_SCALE + "; flatten with images.reshape(N, 784)")
+    x, _, modified, (want, _), (bugs, _) = _preprocessed(student, seed)
+    keras_feedback.assert_close_or_named(
+        x, want, bugs, atol=1e-6, what="x = preprocess(images, labels)[0]",
+        hint=HINT_SCALE + "; flatten with images.reshape(N, 784)", modified_inputs=modified)
 
 
 @pytest.mark.points(5)
 @pytest.mark.timeout(60)
 def test_preprocess_one_hot_labels(student, seed):
     """preprocess one-hot encodes the labels."""
-    images, labels = _batch(seed)
-    _, y = student.preprocess(images, labels)
-    _, want = reference_preprocess(images, labels, channels_last=False)
-    assert_close(y, want, atol=0, what="y = preprocess(images, labels)[1]", hint=HINT_ONE_HOT)
+    _, y, modified, (_, want), (_, bugs) = _preprocessed(student, seed)
+    keras_feedback.assert_close_or_named(y, want, bugs, atol=0,
+                                         what="y = preprocess(images, labels)[1]",
+                                         hint=HINT_ONE_HOT, modified_inputs=modified)
 
 
 @pytest.mark.points(5)
@@ -178,7 +194,9 @@ def test_build_mlp_compile_settings(student, tmp_path_factory):
     loss = settings["loss"]
     if (loss["name"] not in keras_checks.CATEGORICAL_CROSSENTROPY or loss["from_logits"]
             or loss["label_smoothing"]):
-        raise CheckFailed(f"the loss should be categorical cross-entropy on probabilities "
+        bug = keras_feedback.loss_bug(settings, keras_checks.last_activation(model))
+        raise CheckFailed((f"{bug}.\n" if bug else "")
+                          + f"the loss should be categorical cross-entropy on probabilities "
                           f"(from_logits=False, no label smoothing), got {loss}", hint)
     if not set(settings["metrics"]) & keras_checks.ACCURACY_METRICS:
         raise CheckFailed(f"the metrics should include accuracy, got {settings['metrics']}",
@@ -195,7 +213,8 @@ def test_mlp_outputs_probabilities(student, tmp_path_factory, seed):
     """build_mlp() outputs one probability distribution over the 10 classes per image."""
     x = np.random.default_rng([seed, 7]).random((32, 784), dtype=np.float32)
     keras_checks.check_probabilities(_model(student, tmp_path_factory), x, what="build_mlp()",
-                                    hint="the last layer needs a softmax activation")
+                                    hint="the last layer needs a softmax activation",
+                                    dtype=np.float32)
 
 
 @pytest.mark.points(10)

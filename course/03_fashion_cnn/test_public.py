@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed, assert_close
+from autograder.checks import CheckFailed
 from autograder.registry import assignment_of
-from course.helpers import keras_checks
+from course.helpers import keras_checks, keras_feedback
 from course.helpers.fashion_data import reference_preprocess
 
 ASSIGNMENT = assignment_of(__file__)
@@ -87,10 +87,13 @@ def _train(student: Any, tmp_path_factory: pytest.TempPathFactory, seed: int) ->
         overhead_allowance=OVERHEAD_ALLOWANCE_SECONDS)
 
 
-def _check_compiled_for_probabilities(settings: dict, *, what: str, hint: str) -> None:
+def _check_compiled_for_probabilities(model: Any, settings: dict, *, what: str,
+                                      hint: str) -> None:
     loss = settings["loss"]
     if loss["name"] not in keras_checks.CATEGORICAL_CROSSENTROPY or loss["from_logits"]:
-        raise CheckFailed(f"{what}: the loss should be categorical cross-entropy on "
+        bug = keras_feedback.loss_bug(settings, keras_checks.last_activation(model))
+        raise CheckFailed((f"{what}: {bug}.\n" if bug else "")
+                          + f"{what}: the loss should be categorical cross-entropy on "
                           f"probabilities (from_logits=False), got {loss}", hint)
     if not set(settings["metrics"]) & keras_checks.ACCURACY_METRICS:
         raise CheckFailed(f"{what}: the metrics should include accuracy, got "
@@ -110,13 +113,21 @@ def test_preprocess_shapes_and_dtypes(student, seed):
     if not (isinstance(result, tuple | list) and len(result) == 2):
         raise CheckFailed(f"preprocess should return a tuple (x, y), got "
                           f"{type(result).__name__}", HINT_SHAPES)
+    x_bugs, y_bugs = keras_feedback.preprocess_bugs(images, labels, channels_last=False)
+    x_bugs = [(f"{description}; and x needs a trailing channel axis: (N, 28, 28, 1)",
+               value.reshape(-1, 28, 28)) for description, value in x_bugs[:1]]
+    x_bugs.append(("x has no channel axis: add one with np.expand_dims(x, -1)",
+                   reference_preprocess(images, labels, channels_last=True)[0][..., 0]))
     for name, value, shape in (("x", result[0], (50, 28, 28, 1)), ("y", result[1], (50, 10))):
         if not isinstance(value, np.ndarray):
             raise CheckFailed(f"{name} should be a NumPy array, got {type(value).__name__}",
                               HINT_SHAPES)
         if value.shape != shape or value.dtype != np.float32:
-            raise CheckFailed(f"{name} should have shape {shape} and dtype float32, got shape "
-                              f"{value.shape} and dtype {value.dtype}", HINT_SHAPES)
+            bug = keras_feedback.matching_bug(value, y_bugs if name == "y" else x_bugs,
+                                              atol=1e-6)
+            raise CheckFailed((f"{bug}.\n" if bug else "")
+                              + f"{name} should have shape {shape} and dtype float32, got "
+                              f"shape {value.shape} and dtype {value.dtype}", HINT_SHAPES)
 
 
 @pytest.mark.points(5)
@@ -124,11 +135,20 @@ def test_preprocess_shapes_and_dtypes(student, seed):
 def test_preprocess_values(student, seed):
     """preprocess scales pixels to [0, 1] (channels-last) and one-hot encodes the labels."""
     images, labels = _batch(seed)
-    x, y = student.preprocess(images, labels)
+    result, after = keras_checks.preprocess_and_inputs(student, images, labels,
+                                                      input_shape=(28, 28, 1))
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        raise CheckFailed(f"preprocess should return a tuple (x, y), got "
+                          f"{type(result).__name__}", HINT_SHAPES)
     want_x, want_y = reference_preprocess(images, labels, channels_last=True)
-    assert_close(x, want_x, atol=1e-6, what="x = preprocess(images, labels)[0]",
-                 hint=HINT_VALUES)
-    assert_close(y, want_y, atol=0, what="y = preprocess(images, labels)[1]", hint=HINT_VALUES)
+    x_bugs, y_bugs = keras_feedback.preprocess_bugs(images, labels, channels_last=True)
+    modified = keras_checks.modified_inputs(after, images, labels)
+    keras_feedback.assert_close_or_named(result[0], want_x, x_bugs, atol=1e-6,
+                                         what="x = preprocess(images, labels)[0]",
+                                         hint=HINT_VALUES, modified_inputs=modified)
+    keras_feedback.assert_close_or_named(result[1], want_y, y_bugs, atol=0,
+                                         what="y = preprocess(images, labels)[1]",
+                                         hint=HINT_VALUES, modified_inputs=modified)
 
 
 @pytest.mark.points(5)
@@ -179,15 +199,16 @@ def test_simple_cnn_layer_signature(student, tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_simple_cnn_compile_settings(student, tmp_path_factory):
     """build_simple_cnn() is compiled with Adam, categorical cross-entropy and accuracy."""
-    settings = keras_checks.compile_settings(_model(student, tmp_path_factory,
-                                                   "build_simple_cnn"))
+    model = _model(student, tmp_path_factory, "build_simple_cnn")
+    settings = keras_checks.compile_settings(model)
     if settings["optimizer"] != "Adam":
         raise CheckFailed(f"the optimizer should be Adam, got {settings['optimizer']}",
                           HINT_COMPILE)
     if settings["loss"]["label_smoothing"]:
         raise CheckFailed(f"the loss should be plain categorical cross-entropy, got "
                           f"{settings['loss']}", HINT_COMPILE)
-    _check_compiled_for_probabilities(settings, what="build_simple_cnn()", hint=HINT_COMPILE)
+    _check_compiled_for_probabilities(model, settings, what="build_simple_cnn()",
+                                      hint=HINT_COMPILE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,8 +245,8 @@ def test_own_cnn_interface(student, tmp_path_factory):
         last = keras_checks.format_layer(signature[-1]) if signature else "nothing"
         raise CheckFailed(f"the last layer of build_cnn() should apply a softmax, got {last}",
                           hint)
-    _check_compiled_for_probabilities(keras_checks.compile_settings(model), what="build_cnn()",
-                                      hint=hint)
+    _check_compiled_for_probabilities(model, keras_checks.compile_settings(model),
+                                      what="build_cnn()", hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +261,8 @@ def test_models_output_probabilities(student, tmp_path_factory, seed):
     for builder in ("build_simple_cnn", "build_cnn"):
         keras_checks.check_probabilities(_model(student, tmp_path_factory, builder), x,
                                         what=f"{builder}()",
-                                        hint="the last layer needs a softmax activation")
+                                        hint="the last layer needs a softmax activation",
+                                        dtype=np.float32)
 
 
 @pytest.mark.points(5)

@@ -19,7 +19,7 @@ import pytest
 
 from autograder.checks import CheckFailed
 from autograder.registry import assignment_of
-from course.helpers import keras_archive, keras_checks
+from course.helpers import keras_archive, keras_checks, keras_feedback
 from course.helpers.keras_tasks import build_and_save, train_small_and_save
 
 ASSIGNMENT = assignment_of(__file__)
@@ -31,6 +31,7 @@ SMOKE_WALL_SECONDS = 600.0  # the backstop for a train() that hangs without usin
 SMOKE_IMAGES = 1024
 ACCURACY_FLOOR, ACCURACY_TARGET = 0.60, 0.85  # the baseline reaches about 0.70
 SUBMISSION = Path("submission") / "model.keras"
+INPUT_SHAPE = (32, 32, 3)  # raw pixels: the advice in translated Keras errors names it
 HINT_SUBMIT = ("train your model (the notebook, or Colab, or any GPU), save it with "
                "model.save('submission/model.keras') in this assignment's folder, and commit "
                "that file")
@@ -120,8 +121,9 @@ def architecture(model: Any) -> list[tuple[str, tuple]]:
 def test_architecture_matches_build_model(student, tmp_path_factory):
     """The submitted model has the architecture build_model() builds (same layers, shapes)."""
     submitted = _submitted_model(student)
-    built = keras_checks.saved_model(student.run(build_and_save, "build_model", timeout=120),
-                                     tmp_path_factory.mktemp("built") / "built.keras")
+    data = keras_feedback.run(student, build_and_save, "build_model", timeout=120,
+                              doing="build_model()", input_shape=INPUT_SHAPE)
+    built = keras_checks.saved_model(data, tmp_path_factory.mktemp("built") / "built.keras")
     got, want = architecture(submitted), architecture(built)
     if got != want:
         first = next((i for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w),
@@ -141,8 +143,10 @@ def test_train_smoke_run(student, seed, tmp_path_factory, score):
     (x_train, y_train), _ = _cifar10()
     x, labels = x_train[:SMOKE_IMAGES], y_train[:SMOKE_IMAGES]
     try:
-        before, after = student.run(train_small_and_save, "build_model", x, labels, seed=seed,
-                                    timeout=SMOKE_WALL_SECONDS, cpu_timeout=SMOKE_CPU_SECONDS)
+        before, after = keras_feedback.run(
+            student, train_small_and_save, "build_model", x, labels, seed=seed,
+            timeout=SMOKE_WALL_SECONDS, cpu_timeout=SMOKE_CPU_SECONDS,
+            doing="build_model() then train(model, x, y)", input_shape=INPUT_SHAPE)
     except TimeoutError as exc:
         raise CheckFailed(f"train() on {SMOKE_IMAGES:,} images did not finish: {exc}",
                           "fewer epochs: train() must scale with the data it is given") from None

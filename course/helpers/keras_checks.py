@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograder.checks import CheckFailed, assert_close
-from course.helpers import keras_archive
+from course.helpers import keras_archive, keras_feedback
 from course.helpers.array_tasks import call_and_return_inputs
 from course.helpers.fashion_data import NUM_CLASSES, load_split, reference_preprocess
 from course.helpers.keras_tasks import build_and_save, fit_small_batch_and_save, train_and_save
@@ -24,6 +24,8 @@ SAFE_MODEL_HINT = ("build the model from Keras' built-in layers only (no Lambda 
                    "no custom classes), and return it from the function")
 
 _ACTIVATION_LAYERS = {"ReLU": "relu", "Softmax": "softmax"}
+# What one input of each builder looks like: the advice in translated Keras errors names it.
+INPUT_SHAPES = {"build_mlp": (784,), "build_simple_cnn": (28, 28, 1), "build_cnn": (28, 28, 1)}
 
 
 def _activation_name(value: Any) -> str:
@@ -153,11 +155,23 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     Plain calls in batches rather than `model.predict`, which traces a new function for every
     model loaded in a session (and has TensorFlow warn about retracing).
     """
+    return _predict(model, x, batch_size).astype(np.float64)
+
+
+def _predict(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The model's outputs for `x` in their own dtype; a Keras error becomes feedback."""
     import keras
 
-    outputs = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
-               for i in range(0, len(x), batch_size)]
-    return np.concatenate(outputs).astype(np.float64)
+    try:
+        outputs = [keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
+                   for i in range(0, len(x), batch_size)]
+    except (ValueError, TypeError) as exc:  # Keras' words about the student's model
+        shape = "(" + ", ".join(["N", *map(str, x.shape[1:])]) + ")"
+        explanation = keras_feedback.explain(str(exc), input_shape=x.shape[1:])
+        raise CheckFailed(explanation or f"your model could not run on inputs of shape {shape}: "
+                          f"{keras_feedback.keras_line(str(exc))}",
+                          "build the model for the inputs the README gives") from None
+    return np.concatenate(outputs)
 
 
 def load_model(path: str | Path) -> Any:
@@ -186,6 +200,10 @@ def load_model(path: str | Path) -> Any:
 def accuracy_and_loss(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Accuracy (argmax) and mean categorical cross-entropy of the model's outputs on (x, y)."""
     probabilities = predict(model, x)
+    if probabilities.shape != y.shape:
+        raise CheckFailed(f"the model should output one row of {y.shape[1]} probabilities per "
+                          f"image, got outputs of shape {probabilities.shape}",
+                          f"the last layer needs {y.shape[1]} units and a softmax")
     accuracy = float(np.mean(np.argmax(probabilities, axis=1) == np.argmax(y, axis=1)))
     clipped = np.clip(probabilities, 1e-7, 1.0)
     loss = float(-np.mean(np.sum(y * np.log(clipped), axis=1)))
@@ -242,31 +260,43 @@ def check_signature(got: list[dict[str, Any]], want: list[dict[str, Any]], *, wh
 
     chain_got = " -> ".join(format_layer(e) for e in got)
     chain_want = " -> ".join(format_layer(e) for e in want)
+    bug = _double_softmax(got, what)
     for index, (g, w) in enumerate(zip(got, want, strict=False)):
         if strip(g) != strip(w):
+            if (not bug and w.get("activation") == "softmax" and g.get("activation") == "linear"
+                    and g["type"] == w["type"]):
+                bug = (f"{what}: the softmax is missing: layer {index + 1} outputs logits.\n")
             raise CheckFailed(
-                f"{what}: layer {index + 1} should be {format_layer(w)}, got {format_layer(g)}."
-                f"\nExpected: {chain_want}\nGot:      {chain_got}", hint)
+                f"{bug}{what}: layer {index + 1} should be {format_layer(w)}, got "
+                f"{format_layer(g)}.\nExpected: {chain_want}\nGot:      {chain_got}", hint)
     if len(got) != len(want):
         raise CheckFailed(
-            f"{what}: expected {len(want)} layers (InputLayer not counted), got {len(got)}."
-            f"\nExpected: {chain_want}\nGot:      {chain_got}", hint)
+            f"{bug}{what}: expected {len(want)} layers (InputLayer not counted), got "
+            f"{len(got)}.\nExpected: {chain_want}\nGot:      {chain_got}", hint)
+
+
+def _double_softmax(signature: list[dict[str, Any]], what: str) -> str:
+    """A first line naming a softmax applied twice, or ""."""
+    if keras_feedback.double_softmax(signature):
+        return f"{what}: softmax is applied twice (a softmax after a layer that has one).\n"
+    return ""
 
 
 def check_output_shapes(got: list[dict[str, Any]], want: list[tuple], *, what: str,
                         hint: str) -> None:
     """Fail unless the layers' output shapes are `want`, in order (length included)."""
     shapes = [tuple(e["output_shape"]) for e in got]
+    bug = _double_softmax(got, what)
     for index, (entry, shape) in enumerate(zip(got, want, strict=False)):
         if tuple(entry["output_shape"]) != tuple(shape):
             raise CheckFailed(
-                f"{what}: the output of layer {index + 1} ({format_layer(entry)}) should have "
+                f"{bug}{what}: the output of layer {index + 1} ({format_layer(entry)}) should have "
                 f"shape {tuple(shape)}, got {tuple(entry['output_shape'])}.\n"
                 f"Expected shapes: {want}\nGot:             {shapes}", hint)
     if len(shapes) != len(want):
-        raise CheckFailed(f"{what}: expected {len(want)} layers (InputLayer not counted), got "
-                          f"{len(shapes)}.\nExpected shapes: {want}\nGot:             {shapes}",
-                          hint)
+        raise CheckFailed(f"{bug}{what}: expected {len(want)} layers (InputLayer not counted), "
+                          f"got {len(shapes)}.\nExpected shapes: {want}\nGot:             "
+                          f"{shapes}", hint)
 
 
 def linear_credit(value: float, floor: float, target: float) -> float:
@@ -290,7 +320,9 @@ def built_model(cache: dict, student: Any, folder: Any, builder: str, *args: Any
     folder: a callable returning a fresh directory (pytest's tmp_path_factory.mktemp).
     """
     def build() -> Any:
-        data = student.run(build_and_save, builder, *args, timeout=120, **kwargs)
+        data = keras_feedback.run(student, build_and_save, builder, *args, timeout=120,
+                                  doing=f"{builder}()", input_shape=INPUT_SHAPES[builder],
+                                  **kwargs)
         return saved_model(data, folder(builder) / "built.keras")
 
     key = (str(student.path), builder, repr(args), repr(sorted(kwargs.items())))
@@ -312,8 +344,10 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
     def train() -> dict[str, Any]:
         x, y = load_split("train", channels_last=channels_last)
         try:
-            info = student.run(train_and_save, builder, x, y, seed=seed, timeout=limit_seconds,
-                               cpu_timeout=None)  # the budget is wall time
+            info = keras_feedback.run(student, train_and_save, builder, x, y, seed=seed,
+                                      timeout=limit_seconds, cpu_timeout=None,  # wall time
+                                      doing=f"{builder}() then train(model, x, y)",
+                                      input_shape=x.shape[1:])
         except TimeoutError:
             raise CheckFailed(f"building and training the model did not finish within "
                               f"{limit_seconds:.0f} s (the training budget is "
@@ -341,14 +375,24 @@ def check_within_budget(info: dict[str, Any]) -> None:
                           "what the budget means on a slower computer)")
 
 
+def budget_used(info: dict[str, Any]) -> str:
+    """How much of the budget train() used, with a warning past half of it: a run that passes
+    here with little to spare fails on a grading machine somewhat slower or busier."""
+    charged, budget = info["charged_seconds"], info["budget_seconds"]
+    used = f"train() took {charged:.0f} s of a {budget:.0f} s budget"
+    if charged > budget / 2:
+        used += (f"\nwarning: {charged:.0f} s of {budget:.0f} s: on a slower machine this "
+                 "fails; reduce epochs or the model size")
+    return used
+
+
 def check_history_within_budget(info: dict[str, Any]) -> str:
     """Fail unless train() kept to the budget and returned a History; say how long it took."""
     check_within_budget(info)
     if not info["returned_history"]:
         raise CheckFailed(f"train() should return the History of model.fit, got "
                           f"{info['returned']}", "return model.fit(...)")
-    return (f"train() took {info['charged_seconds']:.0f} s of a "
-            f"{info['budget_seconds']:.0f} s budget")
+    return budget_used(info)
 
 
 def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.ndarray, *,
@@ -359,7 +403,8 @@ def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.
     The worker sends back the arguments as they are after the call (only there can a change
     be seen); the values must be right too, so a stub that touches nothing earns nothing.
     """
-    result, after = student.run(call_and_return_inputs, "preprocess", images, labels)
+    result, after = preprocess_and_inputs(student, images, labels,
+                                          input_shape=(28, 28, 1) if channels_last else (784,))
     want_x, want_y = reference_preprocess(images, labels, channels_last=channels_last)
     hint = "first make preprocess return the right x and y (see the checks above)"
     if not (isinstance(result, tuple | list) and len(result) == 2):
@@ -368,14 +413,28 @@ def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.
     assert_close(result[0], want_x, atol=1e-6, what="x = preprocess(images, labels)[0]",
                  hint=hint)
     assert_close(result[1], want_y, atol=0, what="y = preprocess(images, labels)[1]", hint=hint)
-    originals = {"arg0": ("images", images), "arg1": ("labels", labels)}
-    changed = [name for key, (name, original) in originals.items()
-               if not (isinstance(after.get(key), np.ndarray)
-                       and np.array_equal(after[key], original))]
+    changed = modified_inputs(after, images, labels)
     if changed:
         raise CheckFailed(f"preprocess modified its input(s): {', '.join(changed)}",
                           "work on a converted copy (astype returns a new array); never "
                           "assign into the arrays you are given")
+
+
+def preprocess_and_inputs(student: Any, images: np.ndarray, labels: np.ndarray, *,
+                          input_shape: tuple[int, ...]) -> tuple[Any, dict[str, Any]]:
+    """preprocess(images, labels) in the worker: its result and its arguments after the call."""
+    return keras_feedback.run(student, call_and_return_inputs, "preprocess", images, labels,
+                              doing="preprocess(images, labels)", input_shape=input_shape)
+
+
+def modified_inputs(after: Any, images: np.ndarray, labels: np.ndarray) -> list[str]:
+    """Which of images and labels the worker reports changed by the call (a report from next to
+    the student's code: it may only ever cost points, together with wrong values)."""
+    after = after if isinstance(after, dict) else {}
+    originals = {"arg0": ("images", images), "arg1": ("labels", labels)}
+    return [name for key, (name, original) in originals.items()
+            if not (isinstance(after.get(key), np.ndarray)
+                    and np.array_equal(after[key], original))]
 
 
 def check_parameter_budget(model: Any, budget: int, *, what: str) -> None:
@@ -388,18 +447,30 @@ def check_parameter_budget(model: Any, budget: int, *, what: str) -> None:
                           "parameter budget")
 
 
-def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str) -> None:
-    """Fail unless the model maps x to one probability distribution per row (K = 10)."""
-    probabilities = predict(model, x)
+def check_probabilities(model: Any, x: np.ndarray, *, what: str, hint: str,
+                        dtype: Any = None) -> None:
+    """Fail unless the model maps x to one probability distribution per row (K = 10), of
+    `dtype` when given (the dtype the assignment documents)."""
+    outputs = _predict(model, x)
+    probabilities = outputs.astype(np.float64)
     want = (len(x), NUM_CLASSES)
     if probabilities.shape != want:
         raise CheckFailed(f"{what}: for x of shape {x.shape} the output should have shape "
                           f"{want}, got {probabilities.shape}", hint)
+    bug = keras_feedback.output_bug(probabilities)
+    bug = f"{what}: {bug}.\n" if bug else ""
     if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
-        raise CheckFailed(f"{what}: the outputs should be finite and non-negative, got values "
-                          f"in [{probabilities.min():.3g}, {probabilities.max():.3g}]", hint)
-    assert_close(probabilities.sum(axis=1), np.ones(len(x)), atol=1e-4,
-                 what=f"{what}: the sum of each row of the output", hint=hint)
+        raise CheckFailed(f"{bug}{what}: the outputs should be finite and non-negative, got "
+                          f"values in [{probabilities.min():.3g}, {probabilities.max():.3g}]",
+                          hint)
+    try:
+        assert_close(probabilities.sum(axis=1), np.ones(len(x)), atol=1e-4,
+                     what=f"{what}: the sum of each row of the output", hint=hint)
+    except CheckFailed as exc:
+        raise CheckFailed(f"{bug}{exc.message}", exc.hint) from None
+    if dtype is not None and outputs.dtype != np.dtype(dtype):
+        raise CheckFailed(f"{what}: the outputs should be {np.dtype(dtype)}, got {outputs.dtype}",
+                          "keep Keras' default float32 (no dtype= or mixed-precision policy)")
 
 
 def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channels_last: bool,
@@ -411,22 +482,37 @@ def check_learns_small_batch(student: Any, folder: Any, builder: str, *, channel
     those images reaches min_accuracy. Returns a one-line summary for a passing check.
     """
     x, y = load_split("train", channels_last=channels_last, limit=images)
-    saved = student.run(fit_small_batch_and_save, builder, x, y, epochs=epochs,
-                        batch_size=batch_size, seed=seed, timeout=240, cpu_timeout=None)
+    saved = keras_feedback.run(student, fit_small_batch_and_save, builder, x, y,
+                               epochs=epochs, batch_size=batch_size, seed=seed, timeout=240,
+                               cpu_timeout=None, doing=f"Keras' model.fit on your {builder}()",
+                               input_shape=x.shape[1:])
     if not (isinstance(saved, tuple) and len(saved) == 2):
         raise CheckFailed("the worker did not send back the two saved models", hint)
     where = folder(f"{builder}_small_batch")
     _, loss_before = accuracy_and_loss(saved_model(saved[0], where / "before.keras"), x, y)
-    accuracy, loss_after = accuracy_and_loss(saved_model(saved[1], where / "after.keras"), x, y)
+    trained = saved_model(saved[1], where / "after.keras")
+    accuracy, loss_after = accuracy_and_loss(trained, x, y)
     done = f"after {epochs} epochs of model.fit on {images} training images"
+    failure = None
     if not loss_after < loss_before:
-        raise CheckFailed(f"{done} the cross-entropy should go down; it went from "
-                          f"{loss_before:.4f} to {loss_after:.4f}", hint)
-    if accuracy < min_accuracy:
-        raise CheckFailed(f"{done} the accuracy on those images should be >= "
-                          f"{min_accuracy:.0%}, got {accuracy:.1%}", hint)
+        failure = (f"{done} the cross-entropy should go down; it went from "
+                   f"{loss_before:.4f} to {loss_after:.4f}")
+    elif accuracy < min_accuracy:
+        failure = (f"{done} the accuracy on those images should be >= {min_accuracy:.0%}, got "
+                   f"{accuracy:.1%}")
+    if failure:
+        bug = (keras_feedback.loss_bug(compile_settings(trained),
+                                       last_activation(trained))
+               or keras_feedback.output_bug(predict(trained, x)))
+        raise CheckFailed(f"{bug}.\n{failure}" if bug else failure, hint)
     return (f"accuracy {accuracy:.1%} on the {images} images {done.split(' of ')[0]}; "
             f"loss {loss_before:.3f} -> {loss_after:.3f}")
+
+
+def last_activation(model: Any) -> str | None:
+    """The activation of the model's last layer (after merging activation layers)."""
+    signature = layer_signature(model)
+    return signature[-1].get("activation") if signature else None
 
 
 def accuracy_credit(info: dict[str, Any], *, channels_last: bool, floor: float,
@@ -445,9 +531,13 @@ def accuracy_credit(info: dict[str, Any], *, channels_last: bool, floor: float,
     x_test, y_test = _test_split(channels_last)
     accuracy, _ = accuracy_and_loss(model, x_test, y_test)
     fraction = linear_credit(accuracy, floor, target)
-    message = (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at {floor:.1%}, "
-               f"full points at {target:.1%}); train() took {info['charged_seconds']:.0f} s "
-               f"of a {info['budget_seconds']:.0f} s budget")
+    chance = 1 / NUM_CLASSES
+    message = ("the trained model learned nothing from the images (test accuracy near chance, "
+               f"{chance:.0%}): does train() fit the x and y it is given?\n"
+               if accuracy < 2 * chance else "")
+    message += (f"test accuracy {accuracy:.2%} on 10,000 images (0 points at {floor:.1%}, "
+                f"full points at {target:.1%}); {model.count_params():,} parameters; "
+                f"{budget_used(info)}")
     if fraction == 0.0:
         raise CheckFailed(message, hint)
     return fraction, message

@@ -83,6 +83,8 @@ def test_solution_notebook_runs_headless_and_draws_its_figures(real_data_dir, mo
     notebook.cells.insert(0, nbformat.v4.new_code_cell(RECORD_FIGURES))
     notebook.cells.append(nbformat.v4.new_code_cell(PRINT_FIGURES))
     monkeypatch.setenv("DLCOURSE_DATA_DIR", str(real_data_dir))
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):  # the setup cell quiets TF
+        monkeypatch.delenv(name, raising=False)
     client = NotebookClient(notebook, timeout=RUN_LIMIT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(SOLUTION.parent)}})
     start = time.perf_counter()
@@ -127,15 +129,34 @@ def test_notebook_imports_the_module_and_is_committed_clean():
     nbformat.validate(notebook)
 
 
+def _code_cells(notebook: Path) -> list[nbformat.NotebookNode]:
+    return [cell for cell in nbformat.read(notebook, as_version=4).cells
+            if cell.cell_type == "code"]
+
+
 def _setup_cell(notebook: Path) -> str:
     """The source of the notebook's first code cell (the setup cell)."""
-    cells = nbformat.read(notebook, as_version=4).cells
-    return next(cell.source for cell in cells if cell.cell_type == "code")
+    return _code_cells(notebook)[0].source
+
+
+def test_setup_cell_is_the_one_of_the_keras_notebooks_and_editable():
+    """Is 01's setup cell that of 02 (the same in 02-04, test_0203_notebooks.py) but for
+    ASSIGNMENT, and editable, since the student sets REPOSITORY in it?"""
+    cell = _code_cells(SOLUTION)[0]
+    assert not cell.metadata.get("nbgrader", {}).get("locked"), "the setup cell must be editable"
+    mine = f'ASSIGNMENT = "{ASSIGNMENT}"'
+    keras_notebook = ROOT / "solutions" / "02_mlp_baseline" / "02_mlp_baseline.ipynb"
+    theirs = 'ASSIGNMENT = "02_mlp_baseline"'
+    assert cell.source.count(mine) == 1, f"the setup cell lacks {mine}"
+    assert cell.source.replace(mine, theirs) == _setup_cell(keras_notebook), (
+        "the setup cell of 01 differs from that of 02-04 (beyond ASSIGNMENT)")
 
 
 def _run_setup(source: str, cwd: Path, pythonpath: str | None,
                prelude: str = "") -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # without TensorFlow's settings from outside, so it is the cell that quiets TensorFlow
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
     return subprocess.run([sys.executable, "-c", prelude + source], cwd=cwd, env=env,
@@ -144,17 +165,19 @@ def _run_setup(source: str, cwd: Path, pythonpath: str | None,
 
 def test_setup_cell_uses_the_installed_course_from_a_copied_folder(tmp_path):
     """From a copy of the released assignment folder outside the repository, with dlcourse
-    importable from elsewhere (as after `pip install`), does the setup cell import the
-    copy's convolution.py and that dlcourse?"""
+    importable from elsewhere (as after `pip install`), do the setup cell and the imports
+    after it use that dlcourse and the copy's convolution.py, with nothing on stderr?"""
     site = tmp_path / "site-packages"
     shutil.copytree(ROOT / "dlcourse", site / "dlcourse",
                     ignore=shutil.ignore_patterns("__pycache__"))
     folder = tmp_path / "work" / ASSIGNMENT
     shutil.copytree(RELEASED, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    done = _run_setup(_setup_cell(folder / NOTEBOOK), folder, str(site))
+    setup, imports = (cell.source for cell in _code_cells(folder / NOTEBOOK)[:2])
+    done = _run_setup(f"{setup}\n{imports}", folder, str(site))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"convolution.py: {folder.resolve() / 'convolution.py'}" in done.stdout, done.stdout
-    assert f"dlcourse:       {(site / 'dlcourse').resolve()}" in done.stdout, done.stdout
+    assert f"convolution.py:  {folder.resolve() / 'convolution.py'}" in done.stdout, done.stdout
+    assert f"dlcourse from:   {site / 'dlcourse'}" in done.stdout, done.stdout
+    assert done.stderr == "", f"the setup cell wrote to stderr: {done.stderr[-2000:]}"
 
 
 def test_setup_cell_explains_a_missing_course_package(tmp_path):

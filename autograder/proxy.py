@@ -356,8 +356,12 @@ class StudentModule:
         it calls: a hang is remembered against that function.
         """
         ref = f"{task.__module__}:{task.__qualname__}"
-        function = args[0] if args and isinstance(args[0], str) else task.__name__
-        return self._request(("run", ref, args, kwargs), task.__name__, function,
+        named = bool(args) and isinstance(args[0], str)
+        function = args[0] if named else task.__name__
+        # Messages name the student's function, never the grader's task (students cannot
+        # act on a name they have never seen).
+        describe = f"{function}()" if named else task.__name__
+        return self._request(("run", ref, args, kwargs), describe, function,
                              self._limits(timeout, cpu_timeout))
 
     def __getattr__(self, name: str) -> Any:

@@ -103,6 +103,8 @@ def test_buggy_variant_fails_the_checks_that_target_it(variant, tmp_path):
     first_line = first["output"].splitlines()[0] if first["output"] else ""
     # one line per variant for the diagnosis table (pytest -s prints it)
     print(f"FIRST|{variant.name}|{first['number']} {first['name']}|{first_line}")
+    leaked = [name for name, t in tests.items() if "call_and_" in t["output"]]
+    assert not leaked, f"{variant.name}: a grader task's name reaches the student in {leaked}"
     absent = [words for words in variant.says if words not in first["output"]]
     assert not absent, (f"{variant.name}: the first failed check, {first['number']} "
                         f"{first['name']!r}, does not say {absent}:\n{first['output']}")

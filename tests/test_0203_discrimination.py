@@ -111,6 +111,13 @@ OVER_BUDGET_ENV = {"AUTOGRADER_TIME_BUDGET_SCALE": "0.02"}  # budgets of 3.6 s a
 SLOW_FIT = ("history = model.fit(\n        x[:1024], y[:1024], epochs=1, verbose=0)\n"
             "    __import__('time').sleep(16)\n    history = model.fit(\n        x[:1], y[:1],")
 SLOW_ENV = {"AUTOGRADER_TIME_BUDGET_SCALE": "0.15"}
+# train() writes into the caller's x (and y); the short fit after it keeps the variants quick.
+SHORT_FIT = ("history = model.fit(\n        x[:1024], y[:1024], epochs=1, verbose=0)\n"
+             "    history = model.fit(\n        x[:1], y[:1],")
+SCALES_IN_PLACE_FIT = "x /= 255  # in place: the caller's array\n    " + SHORT_FIT
+SHUFFLES_IN_PLACE_FIT = ("order = np.random.default_rng(seed).permutation(len(x))\n"
+                         "    x[:] = x[order]  # in place: the caller's arrays\n"
+                         "    y[:] = y[order]\n    " + SHORT_FIT)
 MLP_OUTPUT = 'model.add(keras.layers.Dense(num_classes, activation="softmax"))'
 MLP_COMPILE = 'model.compile(optimizer="adam", loss="categorical_crossentropy"'
 # The grader's own task names: never in what a student reads.
@@ -221,6 +228,12 @@ VARIANTS = [
             says={"test_train_returns_history_within_budget":
                   "s of 27 s: on a slower machine this fails; reduce epochs or the model size"},
             first_says="test accuracy"),
+    Variant("mlp_train_scales_in_place", MLP, MLP_FIT, SCALES_IN_PLACE_FIT,
+            loses={"test_train_returns_history_within_budget",
+                   "test_test_accuracy_after_training"},
+            checks_filter=PERFORMANCE,
+            says={"test_train_returns_history_within_budget": "work on a copy"},
+            first_says="train() modified x in place: every value was divided by 255"),
     # --- 03: preprocessing
     Variant("cnn_no_scaling", CNN, "astype(np.float32) / np.float32(255.0)", "astype(np.float32)",
             loses={"test_preprocess_values", "test_preprocess_leaves_inputs_unchanged"},
@@ -282,6 +295,13 @@ VARIANTS = [
     Variant("cnn_train_ignores_data", CNN, MLP_FIT, NOISE_FIT,
             loses={"test_test_accuracy_after_training"}, checks_filter=PERFORMANCE,
             first_says="the trained model learned nothing"),
+    Variant("cnn_train_shuffles_in_place", CNN, MLP_FIT, SHUFFLES_IN_PLACE_FIT,
+            loses={"test_train_returns_history_within_budget",
+                   "test_test_accuracy_after_training"},
+            checks_filter=PERFORMANCE,
+            says={"test_train_returns_history_within_budget":
+                  "train() modified y in place: its rows were reordered"},
+            first_says="train() modified x in place: its rows were reordered"),
     # train() fits the test set it loads itself: the sandboxed worker has no dataset (and no
     # network), so the load fails and both performance checks are lost
     Variant("cnn_trains_on_the_test_set", CNN, MLP_FIT,

@@ -8,8 +8,8 @@ Tiers:
   `Dense(...)` + `Activation("softmax")`), output shapes, parameter count and compile settings;
 - behaviour (15): valid probabilities, and Keras' `fit` overfits 256 images with the model;
 - performance (30): the student's `train` on all 60,000 training images (preprocessed by the
-  grader), within a time budget; test accuracy on all 10,000 test images, computed here, with
-  partial credit between a floor and a target.
+  grader), within a time budget, leaving its x and y unchanged; test accuracy on all 10,000
+  test images, computed here, with partial credit between a floor and a target.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def test_mlp_overfits_a_small_batch(student, tmp_path_factory, seed, score):
 @pytest.mark.points(10)
 @pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
 def test_train_returns_history_within_budget(student, tmp_path_factory, seed, score):
-    """train() on the 60,000 training images returns a History within the time budget."""
+    """train() on the 60,000 training images returns a History in budget, x and y unchanged."""
     info = _train(student, tmp_path_factory, seed)
     score.set(1.0, keras_checks.check_history_within_budget(info))
 

@@ -11,8 +11,9 @@ Tiers:
 - behaviour (15): valid probabilities; Keras' `fit` on 256 training images makes the simple
   CNN learn them by heart and the student's CNN learn them well;
 - performance (30): the student's `train` on build_cnn() with all 60,000 training images
-  (preprocessed by the grader), within a time budget; test accuracy on all 10,000 test
-  images, computed here, with partial credit between a floor and a target.
+  (preprocessed by the grader), within a time budget, leaving its x and y unchanged; test
+  accuracy on all 10,000 test images, computed here, with partial credit between a floor and
+  a target.
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def test_own_cnn_learns_a_small_batch(student, tmp_path_factory, seed, score):
 @pytest.mark.points(10)
 @pytest.mark.timeout(TRAIN_LIMIT_SECONDS + 120)
 def test_train_returns_history_within_budget(student, tmp_path_factory, seed, score):
-    """train(build_cnn(), ...) on the 60,000 training images returns a History in budget."""
+    """train(build_cnn(), ...) on 60,000 images returns a History in budget, x and y unchanged."""
     info = _train(student, tmp_path_factory, seed)
     score.set(1.0, keras_checks.check_history_within_budget(info))
 

@@ -5,6 +5,10 @@ its inputs. `call_and_return_inputs` sends back the result with the input arrays
 after the call; the trusted side compares both with its own copies and references. The task
 runs next to the student's code, which could replace it; but a replacement must still send
 back correct results, so a check built on it never rewards code that does not work.
+
+`array_summary` stands in for an array too large to send back (60,000 training images): both
+sides compute it with the same code, the worker on the array after the call, the trusted side
+on its own copy.
 """
 
 from __future__ import annotations
@@ -52,3 +56,29 @@ def call_and_report_sharing(module: ModuleType, name: str, *args: Any,
     shared += [f"{label} and the {other} of a second call" for label, array in returned
                for other, value in again if np.shares_memory(array, value)]
     return result, after, shared
+
+
+def array_summary(array: np.ndarray, block: int = 4096) -> dict[str, Any]:
+    """A few numbers that change when an array is written into, a small fraction of its size:
+    its shape and dtype and, in float64, for each row (along the first axis) the sum, the sum
+    of squares and the sum weighted by position (1, 2, 3, ... along the row), and the sum of
+    each column (over the first axis).
+
+    Row sums see values changed and rows reordered, weighted sums values moved within a row
+    (an image flipped in place) and one-hot rows reordered, squares an affine change that
+    keeps the sums (labels smoothed in place). Computed a block of rows at a time, so the
+    float64 copy stays small.
+    """
+    array = np.asarray(array)
+    rows = array.reshape(len(array), -1) if array.ndim and array.size else array.reshape(1, -1)
+    positions = np.arange(1, rows.shape[1] + 1, dtype=np.float64)
+    sums, squares, weighted = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
+    columns = np.zeros(rows.shape[1])
+    for start in range(0, len(rows), block):
+        chunk = rows[start:start + block].astype(np.float64)
+        sums[start:start + block] = chunk.sum(axis=1)
+        squares[start:start + block] = np.square(chunk).sum(axis=1)
+        weighted[start:start + block] = chunk @ positions
+        columns += chunk.sum(axis=0)
+    return {"shape": tuple(array.shape), "dtype": str(array.dtype), "row_sums": sums,
+            "row_squares": squares, "row_weighted_sums": weighted, "column_sums": columns}

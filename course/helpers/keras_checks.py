@@ -16,7 +16,7 @@ import numpy as np
 
 from autograder.checks import CheckFailed, assert_close
 from course.helpers import keras_archive, keras_feedback
-from course.helpers.array_tasks import call_and_return_inputs
+from course.helpers.array_tasks import array_summary, call_and_return_inputs
 from course.helpers.fashion_data import NUM_CLASSES, load_split, reference_preprocess
 from course.helpers.keras_tasks import build_and_save, fit_small_batch_and_save, train_and_save
 
@@ -338,8 +338,9 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
     by value. The time charged is the grader's own clock around the whole task, minus
     `overhead_allowance` for sending the data, building and saving: nothing the worker says
     about its time counts. Returns {"path" of the trained model here, "returned",
-    "returned_history", "charged_seconds", "budget_seconds"}. A run longer than
-    limit_seconds is killed and fails with a message naming the budget.
+    "returned_history", "inputs_changed" (what `changed_inputs` finds), "charged_seconds",
+    "budget_seconds"}. A run longer than limit_seconds is killed and fails with a message
+    naming the budget.
     """
     def train() -> dict[str, Any]:
         x, y = load_split("train", channels_last=channels_last)
@@ -361,6 +362,7 @@ def trained_model(cache: dict, student: Any, folder: Any, builder: str, *,
         charged = max(0.0, student.last_call_seconds - overhead_allowance)
         return {"path": path, "returned": str(info.get("returned")),
                 "returned_history": info.get("returned_history") is True,
+                "inputs_changed": changed_inputs(info.get("inputs_after"), {"x": x, "y": y}),
                 "charged_seconds": charged, "budget_seconds": budget_seconds}
 
     return cached(cache, (str(student.path), builder, seed), train)
@@ -387,12 +389,85 @@ def budget_used(info: dict[str, Any]) -> str:
 
 
 def check_history_within_budget(info: dict[str, Any]) -> str:
-    """Fail unless train() kept to the budget and returned a History; say how long it took."""
+    """Fail unless train() kept to the budget, returned a History and left its x and y as they
+    were; say how long it took."""
     check_within_budget(info)
     if not info["returned_history"]:
         raise CheckFailed(f"train() should return the History of model.fit, got "
                           f"{info['returned']}", "return model.fit(...)")
+    if info["inputs_changed"]:
+        raise CheckFailed("\n".join(f"train() modified {change}"
+                                    for change in info["inputs_changed"]),
+                          "work on a copy (x = x / 255, not x /= 255; x = x[order], not "
+                          "np.random.shuffle(x)): x and y belong to the caller, who may use "
+                          "them again")
     return budget_used(info)
+
+
+def changed_inputs(reported: Any, originals: dict[str, np.ndarray]) -> list[str]:
+    """What train() did to each of its array arguments, e.g. "x in place: ...", compared here
+    from the `array_summary` the worker sent back for each and the summary of the trusted
+    copy; [] when none changed.
+
+    A report from next to the student's code: it may only ever cost points. A summary that is
+    missing or malformed counts as a change (only a replaced grader task sends one).
+    """
+    reported = reported if isinstance(reported, dict) else {}
+    found = []
+    for name, original in originals.items():
+        change = _summary_change(reported.get(name), array_summary(original), name)
+        if change:
+            found.append(f"{name} in place: {change}")
+    return found
+
+
+def _summary_change(got: Any, want: dict[str, Any], name: str) -> str | None:
+    """How the array summarised by `got` differs from the one summarised by `want`, in words;
+    None when they agree."""
+    unreadable = "the grader could not read it back after the call"
+    if not isinstance(got, dict):
+        return unreadable
+    shape, dtype = got.get("shape"), got.get("dtype")
+    if not (isinstance(shape, tuple) and all(type(n) is int for n in shape)
+            and isinstance(dtype, str)):
+        return unreadable
+    if shape != want["shape"]:
+        return (f"its shape went from {want['shape']} to {shape} "
+                f"({name}.shape = ... or {name}.resize(...))")
+    if dtype != want["dtype"]:
+        return f"its dtype went from {want['dtype']} to {dtype[:40]}"
+    keys = ("row_sums", "row_squares", "row_weighted_sums", "column_sums")
+    try:
+        values = {key: np.asarray(got[key], dtype=np.float64) for key in keys}
+    except (KeyError, TypeError, ValueError):
+        return unreadable
+    if any(values[key].shape != want[key].shape for key in keys):
+        return unreadable
+
+    def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-9) -> bool:
+        # both sides run the same code on the same bytes; the default tolerance only absorbs
+        # the order of float64 additions, far below one grey level (1/255)
+        return bool(np.allclose(a, b, rtol=rtol, atol=1e-9, equal_nan=True))
+
+    if all(close(values[key], want[key]) for key in keys):
+        return None
+    if (all(close(np.sort(values[key]), np.sort(want[key])) for key in keys[:3])
+            and close(values["column_sums"], want["column_sums"])):
+        return (f"its rows were reordered (np.random.shuffle({name}) or {name}[:] = "
+                f"{name}[order])")
+    if close(values["row_sums"], want["row_sums"]) and close(values["row_squares"],
+                                                             want["row_squares"]):
+        return "values moved within its rows (an image flipped or shifted in place)"
+    total = float(np.sum(want["row_sums"]))
+    factor = float(np.sum(values["row_sums"])) / total if total else 0.0
+    # a float32 array scaled in place is rounded to float32 again: relative errors of 1e-7
+    if (factor != 0 and abs(factor - 1) > 1e-4
+            and close(values["row_sums"], factor * want["row_sums"], rtol=1e-5)
+            and close(values["row_squares"], factor ** 2 * want["row_squares"], rtol=1e-5)):
+        scaled = (f"divided by {1 / factor:.4g} (e.g. {name} /= {1 / factor:.4g})"
+                  if abs(factor) < 1 else f"multiplied by {factor:.4g}")
+        return f"every value was {scaled}"
+    return f"its values changed ({name} -= ..., {name}[...] = ..., or similar)"
 
 
 def check_preprocess_leaves_inputs(student: Any, images: np.ndarray, labels: np.ndarray, *,

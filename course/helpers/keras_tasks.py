@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from course.helpers.array_tasks import array_summary
+
 
 def seed_keras(seed: int) -> None:
     """Worker policy hook: seed Keras (and its backend) when the student's code imported it."""
@@ -97,7 +99,9 @@ def train_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarra
                    seed: int) -> dict[str, Any]:
     """Build the student's model and train it with the student's `train` on (x, y).
 
-    Returns the trained model's bytes and the type name of what `train` returned.
+    Returns the trained model's bytes, the type name of what `train` returned, and the
+    `array_summary` of x and of y as they are after `train` (only here can `train` be seen
+    writing into them; the arrays themselves are too large to send back).
     """
     import keras
 
@@ -105,7 +109,8 @@ def train_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarra
     model = getattr(module, builder)()
     history = module.train(model, x, y, seed=seed)
     return {"model": model_bytes(model), "returned": type(history).__name__,
-            "returned_history": isinstance(history, keras.callbacks.History)}
+            "returned_history": isinstance(history, keras.callbacks.History),
+            "inputs_after": {"x": array_summary(x), "y": array_summary(y)}}
 
 
 def train_small_and_save(module: ModuleType, builder: str, x: np.ndarray, y: np.ndarray, *,

@@ -3,7 +3,6 @@ test_release.py), and does its setup cell work outside the repository?"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from notebook_figures import recorded_figures, with_figure_recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "01_kernel_convolution"
@@ -24,32 +24,6 @@ RELEASED = ROOT / "assignments" / ASSIGNMENT
 RUN_LIMIT_S = 60
 # TensorFlow's start-up lines that the setup cell must keep out of the cells' output
 TF_NOISE = ("oneDNN", "absl::InitializeLog", "cuda", "TF-TRT")
-
-# Test-only instrumentation, run before the notebook: every figure the inline backend turns
-# into a PNG is described (title, axes titles and labels, colour bars, width) in
-# `_figures`, in display order, so the figures' content can be checked, not just counted.
-RECORD_FIGURES = """
-import matplotlib.backend_bases as _backend_bases
-
-_figures = []
-_print_figure = _backend_bases.FigureCanvasBase.print_figure
-
-
-def _record(self, *args, **kwargs):
-    figure = self.figure
-    _figures.append({
-        "suptitle": figure.get_suptitle(),
-        "titles": [ax.get_title(loc=loc) for ax in figure.axes for loc in ("left", "center")],
-        "ylabels": [ax.get_ylabel() for ax in figure.axes],
-        "colorbars": sum(ax.get_label() == "<colorbar>" for ax in figure.axes),
-        "width": figure.get_figwidth(),
-    })
-    return _print_figure(self, *args, **kwargs)
-
-
-_backend_bases.FigureCanvasBase.print_figure = _record
-"""
-PRINT_FIGURES = "import json\nprint('FIGURES ' + json.dumps(_figures))"
 
 # figure cell id -> (colour bars at least, texts its titles or labels must hold)
 FIGURES = {
@@ -69,7 +43,7 @@ FIGURES = {
 
 
 def _texts(figure: dict) -> str:
-    return "\n".join([figure["suptitle"], *figure["titles"], *figure["ylabels"]])
+    return "\n".join(figure["texts"])
 
 
 @pytest.mark.slow
@@ -80,8 +54,7 @@ def test_solution_notebook_runs_headless_and_draws_its_figures(real_data_dir, mo
     notebook = nbformat.read(SOLUTION, as_version=4)
     figure_cells = [cell.id for cell in notebook.cells if cell.id.startswith("fig-")]
     assert figure_cells == list(FIGURES), "the notebook's figure cells changed"
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(RECORD_FIGURES))
-    notebook.cells.append(nbformat.v4.new_code_cell(PRINT_FIGURES))
+    with_figure_recorder(notebook)
     monkeypatch.setenv("DLCOURSE_DATA_DIR", str(real_data_dir))
     for name in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):  # the setup cell quiets TF
         monkeypatch.delenv(name, raising=False)
@@ -104,8 +77,7 @@ def test_solution_notebook_runs_headless_and_draws_its_figures(real_data_dir, mo
                     if "image/png" in output.get("data", {})]
         assert len(pictures) == 1, f"cell {cell_id} drew {len(pictures)} figures, expected 1"
 
-    printed = cells[notebook.cells[-1].id].outputs[0]["text"]
-    figures = json.loads(printed.removeprefix("FIGURES "))
+    figures = recorded_figures(notebook)
     assert len(figures) == len(FIGURES), f"{len(figures)} figures drawn: {figures}"
     for (cell_id, (colorbars, texts)), figure in zip(FIGURES.items(), figures, strict=True):
         assert figure["suptitle"], f"the figure of {cell_id} has no title"

@@ -10,7 +10,6 @@ $DLCOURSE_DATA_DIR, fail instead when DLCOURSE_REQUIRE_DATA=1).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from notebook_figures import figures_by_cell, recorded_figures, with_figure_recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {"02_mlp_baseline": "mlp", "03_fashion_cnn": "cnn", "04_cifar10_challenge": "challenge"}
@@ -63,51 +63,8 @@ TF_NOISE = ("oneDNN", "absl::InitializeLog", "cuda", "TF-TRT", "WARNING:tensorfl
 CELL_TIMEOUT_S = 300
 RUN_LIMIT_S = 240  # FAST mode takes well under a minute; full training would take many
 
-# Test-only instrumentation, run before the notebook: every figure the inline backend turns
-# into a PNG is described in `_figures`, in display order, so that the figures' content can be
-# checked, not just counted.
-RECORD_FIGURES = """
-import matplotlib.backend_bases as _backend_bases
-
-_figures = []
-_print_figure = _backend_bases.FigureCanvasBase.print_figure
-
-
-def _record(self, *args, **kwargs):
-    figure = self.figure
-    legends = [ax.get_legend() for ax in figure.axes]
-    _figures.append({
-        "texts": [figure.get_suptitle()]
-        + [text for ax in figure.axes
-           for text in (ax.get_title(), ax.get_xlabel(), ax.get_ylabel())]
-        + [text.get_text() for legend in legends if legend for text in legend.get_texts()],
-        "points": max([len(line.get_xdata()) for ax in figure.axes for line in ax.get_lines()],
-                      default=0),
-        "xscales": [ax.get_xscale() for ax in figure.axes],
-        "width": figure.get_figwidth(),
-    })
-    return _print_figure(self, *args, **kwargs)
-
-
-_backend_bases.FigureCanvasBase.print_figure = _record
-"""
-PRINT_FIGURES = "import json\nprint('FIGURES ' + json.dumps(_figures))"
-
-
 def notebook_path(top: str, assignment: str) -> Path:
     return ROOT / top / assignment / f"{assignment}.ipynb"
-
-
-def figures_by_cell(notebook: nbformat.NotebookNode, figures: list[dict]) -> dict[str, list]:
-    """The recorded figures of each code cell, matched in display order with its PNG outputs."""
-    by_cell: dict[str, list] = {}
-    remaining = iter(figures)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            for output in cell.outputs:
-                if "image/png" in output.get("data", {}):
-                    by_cell.setdefault(cell.id, []).append(next(remaining))
-    return by_cell
 
 
 @pytest.mark.slow
@@ -118,8 +75,7 @@ def test_solution_notebook_runs_headless_in_fast_mode(assignment, real_data_dir,
     does each figure cell draw its titled, labelled figure (curves of several points)?"""
     path = notebook_path("solutions", assignment)
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(RECORD_FIGURES))
-    notebook.cells.append(nbformat.v4.new_code_cell(PRINT_FIGURES))
+    with_figure_recorder(notebook)
     monkeypatch.setenv("DLCOURSE_FAST", "1")
     monkeypatch.setenv("DLCOURSE_DATA_DIR", str(real_data_dir))
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # the setup cell must quiet TF
@@ -143,7 +99,7 @@ def test_solution_notebook_runs_headless_in_fast_mode(assignment, real_data_dir,
     missing = [line for line in EXPECTED_TEXT[assignment] if line not in text]
     assert not missing, f"{path.name} did not print {missing}"
 
-    figures = json.loads(notebook.cells[-1].outputs[0]["text"].removeprefix("FIGURES "))
+    figures = recorded_figures(notebook)
     assert len(figures) == FIGURES[assignment], (
         f"{path.name} drew {len(figures)} figures, expected {FIGURES[assignment]}"
     )
